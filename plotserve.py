@@ -1,0 +1,2075 @@
+"""plotserve: live web pages for your ``plot_*`` functions.
+
+Write plot functions, either module-level ``plot_*`` functions in a Python file or ``plot_*``
+methods of a ``PlotRequestHandler`` subclass, then run::
+
+    python plotserve.py myplots.py --port 9999
+
+and open http://127.0.0.1:9999/. Every plot gets a page with a form built from its signature
+and an image that refreshes while the data underneath it changes. ``/NAME.png`` (``.svg``,
+``.pdf``) is the image, ``/NAME.json`` its parameters; ``/index.json`` lists the plots.
+With no source, plotserve serves the examples in ``plots/`` next to this file.
+
+SECURITY: plotserve runs the plot code you give it; that code is trusted. Requests are not:
+only discovered plots can be called, every value is parsed against the plot's signature, file
+parameters only reach regular files under the data directory, and everything shown in HTML is
+escaped. It listens on 127.0.0.1 by default; bound to any other address it asks for a token.
+Host headers are checked so that web pages elsewhere cannot read your plots (DNS rebinding).
+"""
+
+import sys
+
+if __name__ in ("__main__", "__mp_main__"):
+    # A plot file does ``import plotserve`` while this file runs as __main__: give it this
+    # module, not a second copy whose PlotRequestHandler would be a different class.
+    sys.modules.setdefault("plotserve", sys.modules[__name__])
+
+import collections
+import contextlib
+import dataclasses
+import datetime
+import enum
+import hashlib
+import hmac
+import html
+import http.server
+import importlib
+import importlib.util
+import inspect
+import io
+import json
+import math
+import multiprocessing
+import os
+import pathlib
+import queue
+import re
+import secrets
+import signal
+import socket
+import stat
+import tempfile
+import textwrap
+import threading
+import time
+import traceback
+import types
+import typing
+import urllib.parse
+import webbrowser
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from a server
+
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+__version__ = "0.1.0"
+
+HERE = pathlib.Path(__file__).resolve().parent
+EXAMPLES_DIR = HERE / "plots"
+DEFAULT_PORT = 9999
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+# Query parameters that belong to plotserve, not to the plot (datasette's underscore style).
+REFRESH, WIDTH, HEIGHT, DPI = "_refresh", "_width", "_height", "_dpi"
+FORM = "_form"  # sent by the form: there, a checkbox left out means false
+DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
+DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
+MAX_INCHES = 100.0
+IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+
+# Limits on what a request may ask for.
+MAX_TEXT = 10_000  # characters in one value
+MAX_NUMBER_TEXT = 40  # characters in a number: no 5,000-digit integers
+MAX_LIST_ITEMS = 10_000
+MAX_REQUEST_LINE = 8192
+MAX_PICKER_FILES = 500
+
+
+# ==============================================================================================
+# Discovery and parameters
+# ==============================================================================================
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """Bounds for a number parameter: ``Annotated[float, Range(0, 1, step=0.05)]``."""
+
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One parameter of a plot, as the form, the parser and the JSON listing see it."""
+
+    name: str
+    kind: str  # int, float, str, bool, choice, date, datetime, list, path
+    type_name: str  # the annotation as a user reads it
+    default: typing.Any
+    required: bool
+    optional: bool = False  # empty means None
+    item_kind: str | None = None  # for lists: int, float or str
+    choices: tuple[str, ...] = ()  # tokens shown and accepted, for choice parameters
+    choice_values: tuple = ()  # the Python values the tokens stand for
+    minimum: float | None = None
+    maximum: float | None = None
+    step: float | None = None
+    help: str = ""
+
+    def text(self, value: typing.Any) -> str:
+        """The query-string text for a Python value of this parameter."""
+        if value is None or value is inspect.Parameter.empty:
+            return ""
+        if self.kind == "bool":
+            return "true" if value else "false"
+        if self.kind == "choice":
+            for token, choice in zip(self.choices, self.choice_values, strict=True):
+                if choice == value:
+                    return token
+            return str(value)
+        if self.kind == "list":
+            return ", ".join(str(item) for item in value)
+        if isinstance(value, datetime.datetime):
+            return value.isoformat(timespec="seconds")
+        if isinstance(value, datetime.date):
+            return value.isoformat()
+        return str(value)
+
+    def describe(self) -> dict:
+        """The parameter as JSON."""
+        return {
+            "name": self.name,
+            "type": self.type_name,
+            "kind": self.kind,
+            "default": None if self.required else _json_value(self.default),
+            "required": self.required,
+            "optional": self.optional,
+            "choices": list(self.choices) or None,
+            "minimum": self.minimum,
+            "maximum": self.maximum,
+            "step": self.step,
+            "help": self.help,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Plot:
+    """A discovered plot: the callable and what plotserve knows about it."""
+
+    name: str  # URL name: the function name without plot_
+    func: typing.Callable
+    owner: type | None  # the PlotRequestHandler subclass of a method, else None
+    title: str
+    summary: str
+    description: str
+    params: tuple[Param, ...]
+    takes_fig: bool
+    takes_ax: bool
+    source: str  # where it was found, for the index
+    fingerprint: str  # hash of the source code: part of every ETag
+
+    def call(self, **kwargs):
+        """Call the plot; a method gets a bare instance of its handler class as self."""
+        if self.owner is not None:
+            return self.func(self.owner.__new__(self.owner), **kwargs)
+        return self.func(**kwargs)
+
+    def describe(self) -> dict:
+        """The plot as JSON."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "summary": self.summary,
+            "description": self.description,
+            "source": self.source,
+            "page": "/" + self.name,
+            "image": f"/{self.name}.png",
+            "json": f"/{self.name}.json",
+            "params": [param.describe() for param in self.params],
+        }
+
+
+def _json_value(value):
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (datetime.date, pathlib.PurePath)):
+        return str(value) if isinstance(value, pathlib.PurePath) else value.isoformat()
+    if isinstance(value, (tuple, list)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+_DOC_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Raises|Yields|Examples?|Notes?)\s*:?\s*$")
+_NUMPY_RULE = re.compile(r"^\s*-{3,}\s*$")
+
+
+def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:
+    """Split a docstring into (first line, description, help per parameter).
+
+    Reads Google-style ``Args:`` sections and NumPy-style ``Parameters`` sections.
+    """
+    lines = inspect.cleandoc(doc or "").splitlines()
+    if not lines:
+        return "", "", {}
+    summary, body = lines[0].strip(), lines[1:]
+    description, helps, section, current = [], {}, None, None
+    index = 0
+    while index < len(body):
+        line = body[index]
+        header = _DOC_SECTION.match(line)
+        numpy_header = index + 1 < len(body) and _NUMPY_RULE.match(body[index + 1])
+        if header or numpy_header:
+            section = (header.group(1) if header else line.strip()).lower()
+            index += 2 if numpy_header else 1
+            current = None
+            continue
+        if section in ("args", "arguments", "parameters"):
+            google = re.match(r"^\s{0,8}(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$", line)
+            numpy = re.match(r"^(\w+)\s*(:.*)?$", line)
+            if google and (section != "parameters" or not numpy):
+                current = google.group(1).lstrip("*")
+                helps[current] = google.group(3).strip()
+            elif numpy and not line.startswith(" "):
+                current = numpy.group(1)
+                helps[current] = ""
+            elif current and line.strip():
+                helps[current] = (helps[current] + " " + line.strip()).strip()
+        elif section is None:
+            description.append(line)
+        index += 1
+    return summary, "\n".join(description).strip(), helps
+
+
+def _unwrap_optional(annotation):
+    """(inner annotation, True) for ``X | None`` and ``Optional[X]``, else (annotation, False)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            return args[0], True
+    return annotation, False
+
+
+def _bounds(metadata) -> tuple[float | None, float | None, float | None]:
+    """min, max, step from Annotated metadata: a Range, or annotated-types style ge/le/gt/lt."""
+    low = high = step = None
+    for item in metadata:
+        if isinstance(item, Range):
+            low, high, step = item.min, item.max, item.step
+        for attr in ("ge", "gt", "min"):
+            if not isinstance(item, Range) and getattr(item, attr, None) is not None:
+                low = getattr(item, attr)
+        for attr in ("le", "lt", "max"):
+            if not isinstance(item, Range) and getattr(item, attr, None) is not None:
+                high = getattr(item, attr)
+        if getattr(item, "multiple_of", None) is not None:
+            step = item.multiple_of
+    return low, high, step
+
+
+_SCALARS = {int: "int", float: "float", str: "str", bool: "bool"}
+
+
+def describe_param(name: str, annotation, default, help_text: str) -> Param:
+    """Turn one signature parameter into a Param record."""
+    required = default is inspect.Parameter.empty
+    annotation, optional = _unwrap_optional(annotation)
+    metadata = ()
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation, *metadata = typing.get_args(annotation)
+        annotation, inner_optional = _unwrap_optional(annotation)
+        optional = optional or inner_optional
+    optional = optional or (default is None and not required)
+    if annotation is inspect.Parameter.empty:
+        annotation = type(default) if default not in (inspect.Parameter.empty, None) else str
+        if annotation in (tuple, list):
+            items = {type(item) for item in default}
+            annotation = list[items.pop()] if len(items) == 1 else list[str]
+    low, high, step = _bounds(metadata)
+    common = dict(name=name, default=default, required=required, optional=optional, help=help_text)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        values = typing.get_args(annotation)
+        tokens = tuple(str(value) for value in values)
+        return Param(kind="choice", type_name=f"one of {', '.join(tokens)}", choices=tokens, choice_values=values, **common)
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        members = tuple(annotation)
+        tokens = tuple(member.name for member in members)
+        return Param(kind="choice", type_name=annotation.__name__, choices=tokens, choice_values=members, **common)
+    if origin in (list, tuple, collections.abc.Sequence) or annotation in (list, tuple):
+        args = typing.get_args(annotation)
+        item = _SCALARS.get(args[0], "str") if args else "str"
+        item = "str" if item == "bool" else item
+        return Param(kind="list", type_name=f"list[{item}]", item_kind=item, minimum=low, maximum=high, **common)
+    if annotation in _SCALARS:
+        kind = _SCALARS[annotation]
+        return Param(kind=kind, type_name=kind, minimum=low, maximum=high, step=step, **common)
+    if annotation is datetime.datetime:
+        return Param(kind="datetime", type_name="datetime", **common)
+    if annotation is datetime.date:
+        return Param(kind="date", type_name="date", **common)
+    if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
+        return Param(kind="path", type_name="file", **common)
+    return Param(kind="str", type_name=getattr(annotation, "__name__", str(annotation)), **common)
+
+
+_FIGURE_PARAMS = ("fig", "ax")
+
+
+def describe_plot(func: typing.Callable, owner: type | None = None, source: str = "") -> Plot:
+    """Read a plot function's name, docstring and signature into a Plot record."""
+    signature = inspect.signature(func)
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception:  # unresolvable string annotations: fall back to what the signature has
+        hints = {}
+    summary, description, helps = parse_docstring(func.__doc__)
+    params = []
+    names = list(signature.parameters)
+    if owner is not None:
+        names = names[1:]  # self
+    for name in names:
+        parameter = signature.parameters[name]
+        if name in _FIGURE_PARAMS or name.startswith("_"):
+            continue
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        annotation = hints.get(name, parameter.annotation)
+        params.append(describe_param(name, annotation, parameter.default, helps.get(name, "")))
+    try:
+        code = inspect.getsource(func)
+    except (OSError, TypeError):
+        code = func.__code__.co_code.hex()
+    name = func.__name__.removeprefix("plot_")
+    return Plot(
+        name=name,
+        func=func,
+        owner=owner,
+        title=name.replace("_", " ").strip().capitalize(),
+        summary=summary,
+        description=description,
+        params=tuple(params),
+        takes_fig="fig" in signature.parameters,
+        takes_ax="ax" in signature.parameters,
+        source=source,
+        fingerprint=hashlib.sha256(f"{func.__qualname__}\n{code}".encode()).hexdigest()[:16],
+    )
+
+
+_loaded_sources: dict[str, types.ModuleType] = {}
+
+
+def load_source(source: str) -> types.ModuleType:
+    """Import a plot source: a ``.py`` file (its folder goes on sys.path) or a module name."""
+    if source in _loaded_sources:
+        return _loaded_sources[source]
+    if source.endswith(".py") or os.sep in source or "/" in source:
+        path = pathlib.Path(source).resolve()
+        if not path.is_file():
+            raise SystemExit(f"plotserve: no such plot file: {source}")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))
+        name = path.stem
+        if name in sys.modules and getattr(sys.modules[name], "__file__", None) != str(path):
+            name = f"{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # so dataclasses, enums and pickling can find it
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[name]
+            raise
+    else:
+        module = importlib.import_module(source)
+    _loaded_sources[source] = module
+    return module
+
+
+def _handler_plots(cls: type, source: str) -> list[Plot]:
+    """The plot_* methods of a PlotRequestHandler subclass (found by walking the class)."""
+    found = {}
+    for klass in reversed(cls.__mro__):
+        for attr, value in vars(klass).items():
+            if attr.startswith("plot_") and len(attr) > 5 and inspect.isfunction(value):
+                found[attr] = value
+    return [describe_plot(func, owner=cls, source=source) for func in found.values()]
+
+
+def discover_plots(sources: typing.Sequence[str] = (), handler_class: type | None = None) -> dict[str, Plot]:
+    """Find every plot: the handler class's methods, then each source's functions and handlers."""
+    handler_class = handler_class or PlotRequestHandler
+    found = _handler_plots(handler_class, handler_class.__qualname__) if handler_class is not PlotRequestHandler else []
+    for source in sources:
+        module = load_source(source)
+        label = pathlib.Path(source).name if source.endswith(".py") else source
+        for attr, value in vars(module).items():
+            if attr.startswith("plot_") and len(attr) > 5 and inspect.isfunction(value):
+                found.append(describe_plot(value, source=label))
+            elif (
+                inspect.isclass(value)
+                and issubclass(value, PlotRequestHandler)
+                and value is not PlotRequestHandler
+                and value.__module__ == module.__name__
+            ):
+                found.extend(_handler_plots(value, f"{label}:{value.__qualname__}"))
+    registry = {}
+    for plot in found:
+        if plot.name in registry and registry[plot.name].func is not plot.func:
+            raise SystemExit(f"plotserve: two plots are named {plot.name!r} ({registry[plot.name].source} and {plot.source})")
+        registry[plot.name] = plot
+    return dict(sorted(registry.items()))
+
+
+class PathRefused(ValueError):
+    """A file parameter that names nothing plotserve may open; status is 400 or 403."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+_URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|::|^[A-Za-z]:|^\\\\|^//")
+
+
+def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> pathlib.Path:
+    """The regular file under ``data_dir`` that ``text`` names, or PathRefused.
+
+    Refused before anything is opened: URLs and fsspec-style chains, drive and UNC paths, ``~``,
+    anything that resolves (symbolic links followed) outside the data directory, and anything
+    that is not a regular file of at most ``max_bytes``.
+    """
+    if not text or len(text) > 1024 or any(ord(char) < 32 for char in text):
+        raise PathRefused("give a file name under the data directory")
+    if _URL_LIKE.search(text) or "\\" in text:
+        raise PathRefused("URLs, drive and network paths are not accepted: give a file under the data directory", 403)
+    if text.startswith("~"):
+        raise PathRefused("~ paths are not accepted: give a file under the data directory", 403)
+    root = data_dir.resolve()
+    try:
+        path = (root / text).resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise PathRefused("no such file under the data directory") from None
+    if not path.is_relative_to(root):
+        raise PathRefused("that file is outside the data directory", 403)
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise PathRefused("not a regular file")
+    if info.st_size > max_bytes:
+        raise PathRefused(f"file is over the {max_bytes // 2**20} MB limit")
+    return path
+
+
+def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> list[str]:
+    """Regular files under the data directory (hidden ones skipped), as relative paths."""
+    root = data_dir.resolve()
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(name for name in dirs if not name.startswith((".", "__")))
+        if pathlib.Path(folder).relative_to(root).parts.__len__() >= 3:
+            dirs[:] = []
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = pathlib.Path(folder, name)
+            try:
+                if path.resolve().is_relative_to(root) and path.is_file():
+                    found.append(path.relative_to(root).as_posix())
+            except OSError:
+                continue
+            if len(found) >= limit:
+                return found
+    return found
+
+
+@dataclasses.dataclass
+class Limits:
+    """What a request may ask of the server; set from the command line."""
+
+    data_dir: pathlib.Path = dataclasses.field(default_factory=pathlib.Path.cwd)
+    max_file_bytes: int = 1 << 30
+    max_pixels: int = 25_000_000
+    max_dpi: int = 600
+
+
+def _parse_number(param_kind: str, text: str):
+    if len(text) > MAX_NUMBER_TEXT:
+        raise ValueError(f"expected a number of at most {MAX_NUMBER_TEXT} characters")
+    if param_kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
+
+
+def convert_value(param: Param, text: str, limits: Limits):
+    """Turn the query text of one parameter into its Python value, or raise ValueError."""
+    text = text.strip()
+    if len(text) > MAX_TEXT:
+        raise ValueError(f"too long: at most {MAX_TEXT} characters")
+    if param.kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if text == "" and param.optional:
+        return None
+    if text == "" and param.kind not in ("str", "list"):
+        raise ValueError("a value is required")
+    if param.kind in ("int", "float"):
+        value = _parse_number(param.kind, text)
+        if param.minimum is not None and value < param.minimum:
+            raise ValueError(f"must be at least {param.minimum}")
+        if param.maximum is not None and value > param.maximum:
+            raise ValueError(f"must be at most {param.maximum}")
+        return value
+    if param.kind == "choice":
+        for token, value in zip(param.choices, param.choice_values, strict=True):
+            if text == token or (isinstance(value, enum.Enum) and text == str(value.value)):
+                return value
+        raise ValueError(f"must be one of: {', '.join(param.choices)}")
+    if param.kind == "date":
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+    if param.kind == "datetime":
+        try:
+            return datetime.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"expected a date and time as YYYY-MM-DDTHH:MM, got {text!r}") from None
+    if param.kind == "list":
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        if len(items) > MAX_LIST_ITEMS:
+            raise ValueError(f"at most {MAX_LIST_ITEMS} items")
+        if param.item_kind == "str":
+            return items
+        values = []
+        for position, item in enumerate(items, 1):
+            try:
+                values.append(_parse_number(param.item_kind, item))
+            except ValueError as error:
+                raise ValueError(f"item {position}: {error}") from None
+        return values
+    if param.kind == "path":
+        return resolve_data_file(limits.data_dir, text, limits.max_file_bytes)
+    return text
+
+
+@dataclasses.dataclass
+class Request:
+    """A parsed query: the plot's values, plotserve's own options, and what was wrong."""
+
+    values: dict  # parameter name -> Python value, for every parameter that has one
+    texts: dict  # parameter name -> text as typed, to re-fill the form
+    errors: dict  # field name -> message; "" for errors about the query as a whole
+    refresh: int = DEFAULT_REFRESH
+    width: float = DEFAULT_WIDTH
+    height: float = DEFAULT_HEIGHT
+    dpi: float = DEFAULT_DPI
+    status: int = 200  # 400, or 403 where a file parameter reached outside the data directory
+    missing: tuple = ()  # required parameters with no value yet
+
+    def canonical_query(self, plot: Plot, *, image: bool = False) -> str:
+        """The query string that stands for this view: non-default values, in signature order."""
+        pairs = []
+        for param in plot.params:
+            if param.name in self.texts and (param.required or param.text(param.default) != self.texts[param.name]):
+                pairs.append((param.name, self.texts[param.name]))
+        if not image and self.refresh != DEFAULT_REFRESH:
+            pairs.append((REFRESH, str(self.refresh)))
+        if image:
+            for name, value, default in (
+                (WIDTH, self.width, DEFAULT_WIDTH),
+                (HEIGHT, self.height, DEFAULT_HEIGHT),
+                (DPI, self.dpi, DEFAULT_DPI),
+            ):
+                if value != default:
+                    pairs.append((name, f"{value:g}"))
+        return urllib.parse.urlencode(pairs)
+
+
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM}
+
+
+def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
+    """Decode a query string strictly: (pairs, None) or ([], the reason it is unreadable)."""
+    try:
+        pairs = urllib.parse.parse_qsl(query, keep_blank_values=True, strict_parsing=False, errors="strict", max_num_fields=200)
+    except UnicodeDecodeError:
+        return [], "the query string is not valid UTF-8"
+    except ValueError as error:
+        return [], str(error)
+    return pairs, None
+
+
+def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Request:
+    """Check a query against a plot's parameters; every problem is reported, none raised."""
+    known = {param.name: param for param in plot.params}
+    texts, errors, seen = {}, {}, collections.Counter(name for name, _ in pairs)
+    status = 200
+    for name, count in seen.items():
+        if name not in known and name not in _OPTIONS:
+            label = name if len(name) <= 40 else name[:40] + "…"
+            errors[""] = f"unknown parameter {label!r}: {plot.name} takes {', '.join(known) or 'no parameters'}"
+        elif count > 1:
+            errors[name] = "given more than once"
+    raw = dict(pairs)
+    request = Request(values={}, texts=texts, errors=errors)
+    for name, attr, low, high, kind in (
+        (REFRESH, "refresh", MIN_REFRESH, MAX_REFRESH, "int"),
+        (WIDTH, "width", 1, MAX_INCHES, "float"),
+        (HEIGHT, "height", 1, MAX_INCHES, "float"),
+        (DPI, "dpi", 10, limits.max_dpi, "float"),
+    ):
+        if name in raw and name not in errors:
+            try:
+                value = _parse_number(kind, raw[name].strip())
+                if not low <= value <= high:
+                    raise ValueError(f"must be between {low} and {high}")
+                setattr(request, attr, value)
+            except ValueError as error:
+                errors[name] = str(error)
+    pixels = request.width * request.height * request.dpi**2
+    if pixels > limits.max_pixels and not {WIDTH, HEIGHT, DPI} & errors.keys():
+        errors[DPI] = (
+            f"{request.width:g}x{request.height:g} in at {request.dpi:g} dpi is {pixels / 1e6:.0f} megapixels, "
+            f"over the {limits.max_pixels / 1e6:g} megapixel limit"
+        )
+    missing = []
+    for param in plot.params:
+        if param.name in errors:
+            continue
+        if param.name in raw:
+            texts[param.name] = raw[param.name]
+            try:
+                request.values[param.name] = convert_value(param, raw[param.name], limits)
+            except PathRefused as error:
+                errors[param.name] = str(error)
+                status = max(status, error.status)
+            except ValueError as error:
+                errors[param.name] = str(error)
+        elif param.kind == "bool" and FORM in raw:
+            texts[param.name], request.values[param.name] = "false", False
+        elif param.required:
+            missing.append(param.name)
+        else:
+            texts[param.name] = param.text(param.default)
+            value = param.default
+            if param.kind == "path" and value is not None and not pathlib.Path(value).is_absolute():
+                try:  # defaults are the plot author's, but a relative one still lives in the data dir
+                    value = resolve_data_file(limits.data_dir, str(value), limits.max_file_bytes)
+                except PathRefused as error:
+                    errors[param.name] = f"{error} (the default, {param.text(param.default)})"
+            elif isinstance(value, tuple) and param.kind == "list":
+                value = list(value)
+            request.values[param.name] = value
+    request.missing = tuple(missing)
+    request.status = status if status != 200 else (400 if errors else 200)
+    return request
+
+
+def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[str, int, int]]:
+    """(path, mtime_ns, size) of every data file the plot reads through a parameter."""
+    found = []
+    for param in plot.params:
+        value = request.values.get(param.name)
+        path = None
+        if param.kind == "path" and value is not None:
+            path = pathlib.Path(value)
+        elif param.kind == "str" and isinstance(value, str) and 0 < len(value) < 1024:
+            try:
+                path = resolve_data_file(limits.data_dir, value, limits.max_file_bytes)
+            except (PathRefused, OSError):
+                path = None
+        if path is not None:
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            found.append((str(path), info.st_mtime_ns, info.st_size))
+    return found
+
+
+# ==============================================================================================
+# Rendering
+# ==============================================================================================
+
+# Rendering touches process-wide matplotlib state (pyplot's figure list, rcParams), so one
+# render runs at a time in a process; worker processes are what give parallelism.
+_render_lock = threading.Lock()
+
+
+def _reset_render_lock():
+    global _render_lock
+    _render_lock = threading.Lock()
+
+
+# A worker forked while another thread renders would inherit a held lock and half-drawn state.
+os.register_at_fork(
+    before=lambda: _render_lock.acquire(), after_in_parent=lambda: _render_lock.release(), after_in_child=_reset_render_lock
+)
+
+
+class PlotFailed(Exception):
+    """The plot raised: carries the exception line and the traceback text."""
+
+    status = 500
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.details = details
+
+
+class RenderTimeout(PlotFailed):
+    """The plot took longer than the time limit."""
+
+    status = 504
+
+
+class WorkerCrashed(PlotFailed):
+    """The process rendering the plot died."""
+
+    status = 500
+
+
+class Overloaded(PlotFailed):
+    """Too many renders are waiting already."""
+
+    status = 503
+
+
+def _pyplot():
+    """pyplot if some plot has imported it, else None: plotserve itself never needs it."""
+    return sys.modules.get("matplotlib.pyplot")
+
+
+def _figure_of(plot: Plot, result, given: Figure | None) -> Figure:
+    if isinstance(result, Figure):
+        return result
+    if isinstance(result, Axes):
+        return result.figure
+    if given is not None:
+        return given
+    pyplot = _pyplot()
+    if pyplot is not None and (result is None or result is pyplot):
+        return pyplot.gcf()
+    raise TypeError(f"plot_{plot.name} returned {type(result).__name__}: return a Figure, an Axes or pyplot, or take a fig or ax parameter")
+
+
+def _short_traceback(error: BaseException) -> str:
+    """The traceback from the plot's own frames on, without plotserve's."""
+    frames = traceback.extract_tb(error.__traceback__)
+    own = [frame for frame in frames if frame.filename != __file__]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(own or frames)]
+    return "".join(lines + traceback.format_exception_only(type(error), error))
+
+
+def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int) -> bytes:
+    """Draw a plot into an image in memory (``fmt``: png, svg or pdf); raise PlotFailed."""
+    with _render_lock, matplotlib.rc_context({"figure.figsize": (width, height), "figure.dpi": dpi}):
+        pyplot = _pyplot()
+        before = set(pyplot.get_fignums()) if pyplot else set()
+        try:
+            kwargs = dict(values)
+            given = None
+            if plot.takes_fig or plot.takes_ax:
+                given = Figure(figsize=(width, height), dpi=dpi)
+                if plot.takes_fig:
+                    kwargs["fig"] = given
+                if plot.takes_ax:
+                    kwargs["ax"] = given.add_subplot()
+            figure = _figure_of(plot, plot.call(**kwargs), given)
+            inches_w, inches_h = figure.get_size_inches()
+            if inches_w * inches_h * dpi * dpi > max_pixels:
+                raise ValueError(
+                    f"the figure is {inches_w:g}x{inches_h:g} in, over the {max_pixels / 1e6:g} megapixel limit at {dpi:g} dpi"
+                )
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
+            return buffer.getvalue()
+        except RecursionError as error:
+            raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
+        except Exception as error:
+            message = "".join(traceback.format_exception_only(type(error), error)).strip()
+            raise PlotFailed(message, _short_traceback(error)) from None
+        finally:
+            pyplot = _pyplot()
+            if pyplot is not None:
+                for number in set(pyplot.get_fignums()) - before:
+                    pyplot.close(number)
+
+
+# No dates or versions in the files: the same view gives the same bytes, so ETags hold.
+_STABLE_METADATA = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+
+def error_image(
+    title: str, message: str, fmt: str = "png", width: float = DEFAULT_WIDTH, height: float = DEFAULT_HEIGHT, dpi: float = DEFAULT_DPI
+) -> bytes:
+    """An image that says what went wrong, so an ``<img>`` shows the error instead of a broken icon."""
+    width, height, dpi = min(width, 12), min(height, 8), min(dpi, 200)
+    figure = Figure(figsize=(width, height), dpi=dpi, facecolor="#fff5f5")
+    wrapped = "\n".join(textwrap.fill(line, width=int(width * 11)) for line in message.splitlines()[-12:])
+    figure.text(0.04, 0.92, title, color="#b00020", fontsize=14, weight="bold", va="top")
+    figure.text(0.04, 0.80, wrapped, fontsize=9, family="monospace", va="top")
+    buffer = io.BytesIO()
+    with _render_lock:
+        figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
+    return buffer.getvalue()
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderJob:
+    """What a worker needs to draw one view: the plot's name and the checked query."""
+
+    plot: str
+    pairs: tuple[tuple[str, str], ...]
+    fmt: str
+
+
+def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> bytes:
+    """Parse and render one job; the query was checked by the server, this checks it again."""
+    plot = plots[job.plot]
+    request = parse_query(plot, list(job.pairs), limits)
+    if request.errors or request.missing:
+        raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
+    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
+
+
+def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
+    """A render process: load the plots, then answer jobs until told to stop or orphaned."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    plots = discover_plots(sources, handler_class)
+    connection.send(("ready", os.getpid()))
+    while True:
+        if not connection.poll(1.0):
+            if os.getppid() != parent_pid:
+                return  # the server is gone
+            continue
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        started = time.perf_counter()
+        try:
+            reply = ("ok", run_job(plots, limits, job), "")
+        except PlotFailed as error:
+            reply = ("error", str(error), error.details)
+        pyplot = _pyplot()
+        open_figures = len(pyplot.get_fignums()) if pyplot else 0
+        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes()))
+
+
+@dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
+class _Worker:
+    process: multiprocessing.Process
+    connection: typing.Any
+    jobs: int = 0
+
+
+class WorkerPool:
+    """Worker processes that render plots, each one job at a time.
+
+    A render that passes the time limit kills its worker; a worker that dies, or has rendered
+    ``max_jobs`` plots, or has grown past ``max_rss`` bytes is replaced by a fresh one.
+    """
+
+    def __init__(
+        self, size, sources, handler_class, limits, *, start_method=None, timeout=30.0, max_pending=None, max_jobs=500, max_rss=1 << 30
+    ):
+        self.context = multiprocessing.get_context(start_method)
+        self.size, self.sources, self.handler_class, self.limits = size, list(sources), handler_class, limits
+        self.timeout, self.max_jobs, self.max_rss = timeout, max_jobs, max_rss
+        self.max_pending = max_pending or 8 * size
+        self.idle: queue.Queue[_Worker] = queue.Queue()
+        self.lock = threading.Lock()
+        self.pending = 0
+        self.workers: set[_Worker] = set()
+        self.open_figures: dict[int, int] = {}
+        self.closed = False
+        for _ in range(size):
+            self._start_worker()
+
+    def _start_worker(self) -> None:
+        parent_end, child_end = self.context.Pipe()
+        process = self.context.Process(
+            target=_worker_main,
+            args=(child_end, self.sources, self.handler_class, self.limits, os.getpid()),
+            daemon=True,
+            name="plotserve-worker",
+        )
+        process.start()
+        child_end.close()
+        worker = _Worker(process, parent_end)
+        with self.lock:
+            self.workers.add(worker)
+        threading.Thread(target=self._await_ready, args=(worker,), daemon=True).start()
+
+    def _await_ready(self, worker: _Worker) -> None:
+        try:
+            if worker.connection.poll(120) and worker.connection.recv()[0] == "ready":
+                self.idle.put(worker)
+                return
+        except (EOFError, OSError):
+            pass
+        self._retire(worker, replace=not self.closed)  # failed to start: a broken source, most likely
+
+    def _retire(self, worker: _Worker, replace: bool = True) -> None:
+        with self.lock:
+            if worker not in self.workers:
+                return
+            self.workers.discard(worker)
+            self.open_figures.pop(worker.process.pid, None)
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.process.join(5)
+        worker.connection.close()
+        if replace and not self.closed:
+            self._start_worker()
+
+    def alive(self) -> int:
+        """How many worker processes are running."""
+        with self.lock:
+            return sum(worker.process.is_alive() for worker in self.workers)
+
+    def render(self, job: RenderJob) -> tuple[bytes, float]:
+        """Render a job in a worker: (image bytes, seconds), or raise PlotFailed and its kin."""
+        with self.lock:
+            if self.pending >= self.max_pending:
+                raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
+            self.pending += 1
+        deadline = time.monotonic() + self.timeout
+        try:
+            try:
+                worker = self.idle.get(timeout=self.timeout)
+            except queue.Empty:
+                raise Overloaded(f"no render process was free within {self.timeout:g} s") from None
+            try:
+                worker.connection.send(job)
+                if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
+                    self._retire(worker)
+                    raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
+                kind, payload, details, seconds, open_figures, rss = worker.connection.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                worker.process.join(1)
+                code = worker.process.exitcode
+                self._retire(worker)
+                raise WorkerCrashed(f"the process rendering plot_{job.plot} died (exit code {code})") from None
+            worker.jobs += 1
+            with self.lock:
+                self.open_figures[worker.process.pid] = open_figures
+            if worker.jobs >= self.max_jobs or rss > self.max_rss:
+                threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
+            else:
+                self.idle.put(worker)
+            if kind == "error":
+                raise PlotFailed(payload, details)
+            return payload, seconds
+        finally:
+            with self.lock:
+                self.pending -= 1
+
+    def close(self) -> None:
+        """Stop every worker; kill those that do not stop at once."""
+        self.closed = True
+        with self.lock:
+            workers = list(self.workers)
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                worker.connection.send(None)
+        for worker in workers:
+            worker.process.join(1)
+            self._retire(worker, replace=False)
+
+
+class InProcessRenderer:
+    """Renders in the server process (``--workers 0``): no time limit, no isolation."""
+
+    def __init__(self, plots: dict[str, Plot], limits: Limits, max_pending: int = 16):
+        self.plots, self.limits, self.max_pending = plots, limits, max_pending
+        self.lock = threading.Lock()
+        self.pending = 0
+
+    def render(self, job: RenderJob) -> tuple[bytes, float]:
+        """Render a job here and now: (image bytes, seconds)."""
+        with self.lock:
+            if self.pending >= self.max_pending:
+                raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
+            self.pending += 1
+        try:
+            started = time.perf_counter()
+            return run_job(self.plots, self.limits, job), time.perf_counter() - started
+        finally:
+            with self.lock:
+                self.pending -= 1
+
+    def alive(self) -> int:
+        """No worker processes here."""
+        return 0
+
+    @property
+    def open_figures(self) -> dict[int, int]:
+        """Figures pyplot holds in this process."""
+        pyplot = _pyplot()
+        return {os.getpid(): len(pyplot.get_fignums()) if pyplot else 0}
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+@dataclasses.dataclass
+class Rendered:
+    """A rendered image as the cache keeps it."""
+
+    body: bytes
+    etag: str
+    seconds: float  # how long the render took
+    rendered_at: float  # time.time() when it was made
+    live: bool  # no tracked input: valid for the live interval only
+
+
+class RenderCache:
+    """Rendered images by key, least recently used dropped first, bounded in bytes."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: collections.OrderedDict[str, Rendered] = collections.OrderedDict()
+        self.bytes = 0
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> Rendered | None:
+        """The entry for key, marked as recently used, or None."""
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None:
+                self.entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: Rendered) -> None:
+        """Keep an entry, dropping the least recently used ones past the byte bound."""
+        if len(entry.body) > self.max_bytes:
+            return
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old.body)
+            self.entries[key] = entry
+            self.bytes += len(entry.body)
+            while self.bytes > self.max_bytes:
+                _, dropped = self.entries.popitem(last=False)
+                self.bytes -= len(dropped.body)
+
+
+class _Flight:
+    def __init__(self):
+        self.done = threading.Event()
+        self.result = None
+        self.error = None
+
+
+class ImageService:
+    """Images by view: ETags, the cache, one render for concurrent identical requests, counters."""
+
+    def __init__(self, plots, renderer, limits: Limits, cache_bytes: int, live_seconds: float = 2.0):
+        self.plots, self.renderer, self.limits = plots, renderer, limits
+        self.cache = RenderCache(cache_bytes)
+        self.live_seconds = live_seconds
+        self.flights: dict[str, _Flight] = {}
+        self.lock = threading.Lock()
+        self.counts = collections.Counter()
+
+    def count(self, name: str) -> None:
+        """Add one to a health counter."""
+        with self.lock:
+            self.counts[name] += 1
+
+    def key(self, plot: Plot, request: Request, fmt: str) -> tuple[str, bool]:
+        """(cache key, live): the key covers code, values, format, size and input files."""
+        inputs = tracked_files(plot, request, self.limits)
+        parts = [plot.name, plot.fingerprint, fmt, request.canonical_query(plot, image=True), repr(inputs)]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest(), not inputs
+
+    def get(self, plot: Plot, request: Request, fmt: str, if_none_match: str | None = None) -> Rendered | None:
+        """The image for a view, or None where ``if_none_match`` shows the client has it already.
+
+        Raises PlotFailed (and kin) when the plot cannot be drawn.
+        """
+        key, live = self.key(plot, request, fmt)
+        etag = f'"{key[:32]}"'
+        if not live and _etag_matches(if_none_match, etag):
+            self.count("not_modified")
+            return None
+        entry = self.cache.get(key)
+        if entry is not None and not (live and time.time() - entry.rendered_at > self.live_seconds):
+            if _etag_matches(if_none_match, entry.etag):
+                self.count("not_modified")
+                return None
+            self.count("cache_hits")
+            return entry
+        entry = self._render_once(key, live, etag, plot, request, fmt)
+        if _etag_matches(if_none_match, entry.etag):
+            self.count("not_modified")
+            return None
+        return entry
+
+    def _render_once(self, key, live, etag, plot, request, fmt) -> Rendered:
+        """Render, or wait for the identical render already under way."""
+        with self.lock:
+            flight = self.flights.get(key)
+            leader = flight is None
+            if leader:
+                flight = self.flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            self.count("shared_renders")
+        else:
+            try:
+                job = RenderJob(plot.name, tuple(urllib.parse.parse_qsl(request.canonical_query(plot, image=True))), fmt)
+                body, seconds = self.renderer.render(job)
+                if live:  # no inputs to key on: the picture itself says whether it changed
+                    etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
+                flight.result = Rendered(body, etag, seconds, time.time(), live)
+                self.cache.put(key, flight.result)
+                self.count("renders")
+            except PlotFailed as error:
+                flight.error = error
+                self.count("errors")
+            finally:
+                with self.lock:
+                    del self.flights[key]
+                flight.done.set()
+        if flight.error is not None:
+            raise flight.error
+        return flight.result
+
+    def health(self) -> dict:
+        """Counters and sizes for ``/-/health.json``."""
+        with self.lock:
+            counts = dict(self.counts)
+        return {
+            "status": "ok",
+            "renders": counts.get("renders", 0),
+            "cache_hits": counts.get("cache_hits", 0),
+            "not_modified": counts.get("not_modified", 0),
+            "shared_renders": counts.get("shared_renders", 0),
+            "errors": counts.get("errors", 0),
+            "cache_bytes": self.cache.bytes,
+            "cache_entries": len(self.cache.entries),
+            "workers_alive": self.renderer.alive(),
+            "open_figures": sum(self.renderer.open_figures.values()),
+            "plots": len(self.plots),
+        }
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [part.strip().removeprefix("W/") for part in header.split(",")]
+    return etag in candidates or "*" in candidates
+
+
+# ==============================================================================================
+# HTML pages
+# ==============================================================================================
+
+STYLESHEET = """\
+:root { --ink: #1d2430; --muted: #5d6878; --line: #d8dde5; --accent: #2457c5; --bad: #b00020;
+        --paper: #f6f7f9; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); }
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--paper); line-height: 1.45; }
+header { background: #1d2430; color: #fff; padding: 0.7rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }
+header a { color: #fff; text-decoration: none; }
+header .brand { font-weight: 700; letter-spacing: 0.02em; }
+header .crumb { opacity: 0.85; }
+header .json { margin-left: auto; font-size: 0.85rem; opacity: 0.8; }
+main { padding: 1.25rem 1.5rem 3rem; max-width: 1400px; margin: 0 auto; }
+h1 { font-size: 1.5rem; margin: 0 0 0.25rem; }
+.summary { color: var(--muted); margin: 0 0 1rem; }
+.description { white-space: pre-line; color: var(--muted); margin: -0.5rem 0 1rem; font-size: 0.95rem; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 1rem; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; overflow: hidden;
+        text-decoration: none; color: inherit; display: flex; flex-direction: column; }
+.card:hover { border-color: var(--accent); box-shadow: 0 2px 10px rgba(36, 87, 197, 0.12); }
+.card img, .card .noimage { width: 100%; aspect-ratio: 8 / 5; object-fit: contain; background: #fff;
+        border-bottom: 1px solid var(--line); }
+.card .noimage { display: flex; align-items: center; justify-content: center; color: var(--muted); font-size: 0.9rem; }
+.card .text { padding: 0.6rem 0.8rem 0.8rem; }
+.card h2 { font-size: 1.05rem; margin: 0 0 0.2rem; color: var(--accent); }
+.card p { margin: 0; color: var(--muted); font-size: 0.9rem; }
+.card .source { font-size: 0.75rem; margin-top: 0.4rem; }
+.layout { display: grid; grid-template-columns: minmax(260px, 330px) 1fr; gap: 1.5rem; align-items: start; }
+@media (max-width: 800px) { .layout { grid-template-columns: 1fr; } }
+form { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
+.field { margin-bottom: 0.85rem; }
+.field label { display: block; font-weight: 600; font-size: 0.9rem; margin-bottom: 0.2rem; }
+.field .type { font-weight: 400; color: var(--muted); font-size: 0.8rem; }
+.field .required { color: var(--bad); }
+.field input[type=text], .field input[type=number], .field input[type=date], .field input[type=datetime-local],
+.field select { width: 100%; padding: 0.35rem 0.45rem; border: 1px solid var(--line); border-radius: 5px;
+        font: inherit; background: #fff; }
+.field input[type=range] { width: 75%; vertical-align: middle; }
+.field output { display: inline-block; min-width: 3em; text-align: right; font-variant-numeric: tabular-nums; }
+.field .check { display: flex; gap: 0.4rem; align-items: center; font-weight: 600; }
+.field .help { color: var(--muted); font-size: 0.8rem; margin-top: 0.15rem; }
+.field.invalid input, .field.invalid select { border-color: var(--bad); background: #fff5f5; }
+.message { color: var(--bad); font-size: 0.85rem; margin-top: 0.2rem; }
+.problem { border: 1px solid var(--bad); background: #fff5f5; color: var(--bad); border-radius: 6px;
+        padding: 0.6rem 0.8rem; margin-bottom: 1rem; }
+.actions { display: flex; gap: 0.6rem; align-items: center; border-top: 1px solid var(--line); padding-top: 0.8rem; }
+button { font: inherit; padding: 0.4rem 1rem; border-radius: 5px; border: 1px solid var(--accent);
+        background: var(--accent); color: #fff; cursor: pointer; }
+button.secondary { background: #fff; color: var(--accent); }
+.refresh { display: flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; color: var(--muted); }
+.refresh input { width: 5.5em; padding: 0.3rem; border: 1px solid var(--line); border-radius: 5px; }
+.figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem; }
+.figure img { display: block; width: 100%; max-width: 1000px; height: auto; margin: 0 auto; }
+.toolbar { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; font-size: 0.85rem;
+        color: var(--muted); border-top: 1px solid var(--line); margin-top: 0.6rem; padding-top: 0.6rem; }
+.toolbar .status { margin-right: auto; }
+.toolbar .status.failed { color: var(--bad); }
+.toolbar a { color: var(--accent); }
+.placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
+pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
+        font-size: 0.8rem; }
+"""
+
+PAGE_SCRIPT = """\
+// plotserve: refresh the plot image in place, only when it changed, without flicker.
+"use strict";
+(function () {
+  for (const range of document.querySelectorAll("input[type=range]")) {
+    const output = document.querySelector(`output[for="${range.id}"]`);
+    if (output) range.addEventListener("input", () => { output.value = range.value; });
+  }
+  const img = document.getElementById("plot");
+  if (!img) return;
+  const status = document.getElementById("status");
+  const toggle = document.getElementById("pause");
+  const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
+  const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
+  let etag = img.dataset.etag || null;
+  let paused = false, timer = null, shownUrl = null, busy = false;
+
+  function say(text, failed) {
+    status.textContent = text;
+    status.classList.toggle("failed", Boolean(failed));
+  }
+  function describe(response) {
+    const when = new Date().toLocaleTimeString();
+    const ms = response.headers.get("X-Plotserve-Render-Ms");
+    return `updated ${when}` + (ms ? ` \\u00b7 rendered in ${ms} ms` : "");
+  }
+  function schedule() {
+    clearTimeout(timer);
+    timer = paused ? null : setTimeout(refresh, period);
+  }
+  function swap(blob) {
+    // Load the new picture off-screen first: the old one stays until the new one is ready.
+    return new Promise((resolve, reject) => {
+      const next = URL.createObjectURL(blob);
+      const probe = new Image();
+      probe.onload = () => {
+        img.removeAttribute("srcset");
+        img.src = next;
+        if (shownUrl) URL.revokeObjectURL(shownUrl);
+        shownUrl = next;
+        resolve();
+      };
+      probe.onerror = () => { URL.revokeObjectURL(next); reject(new Error("not an image")); };
+      probe.src = next;
+    });
+  }
+  async function refresh() {
+    if (paused || document.hidden || busy) return;
+    busy = true;
+    try {
+      const headers = etag ? { "If-None-Match": etag } : {};
+      const response = await fetch(url, { headers, cache: "no-store" });
+      if (response.status === 304) {
+        say(`unchanged at ${new Date().toLocaleTimeString()}`);
+      } else {
+        const blob = await response.blob();
+        await swap(blob);
+        etag = response.headers.get("ETag");
+        if (response.ok) say(describe(response));
+        else say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
+      }
+    } catch (error) {
+      say(`could not refresh (${error.message}); retrying`, true);
+    } finally {
+      busy = false;
+      schedule();
+    }
+  }
+  toggle.addEventListener("click", () => {
+    paused = !paused;
+    toggle.textContent = paused ? "Resume" : "Pause";
+    if (paused) { clearTimeout(timer); say("paused"); } else refresh();
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && !paused) refresh();
+  });
+  schedule();
+})();
+"""
+
+PAGE = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/-/static/plotserve.css">
+<link rel="alternate" type="application/json" href="{json_url}">
+{head}
+</head>
+<body>
+<header><a class="brand" href="/">plotserve</a>{crumb}<a class="json" href="{json_url}">JSON</a></header>
+<main>
+{body}
+</main>
+</body>
+</html>
+"""
+
+INDEX_BODY = """\
+<h1>Plots</h1>
+<p class="summary">{count} plots. Pick one to see it live.</p>
+<div class="grid">
+{cards}
+</div>
+"""
+
+CARD = """\
+<a class="card" href="{page_url}">{thumbnail}<div class="text"><h2>{title}</h2><p>{summary}</p>\
+<p class="source">{source}</p></div></a>"""
+
+PLOT_BODY = """\
+<h1>{title}</h1>
+<p class="summary">{summary}</p>
+{description}
+<div class="layout">
+<form method="get" action="/{name}" novalidate>
+<input type="hidden" name="_form" value="1">
+{problem}
+{fields}
+<div class="actions">
+<button type="submit">Plot</button>
+<label class="refresh">refresh every <input type="number" name="_refresh" value="{refresh}" min="{min_refresh}" \
+max="{max_refresh}" step="1"> s</label>
+</div>
+</form>
+<section class="figure">
+{figure}
+</section>
+</div>
+"""
+
+FIGURE = """\
+<img id="plot" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}">
+<div class="toolbar">
+<span id="status" class="status{status_class}">{status}</span>
+<button type="button" class="secondary" id="pause">Pause</button>
+<span>download {downloads}</span>
+</div>
+"""
+
+ERROR_BODY = """\
+<h1>{title}</h1>
+<p class="problem">{message}</p>
+<p><a href="/">All plots</a></p>
+"""
+
+e = html.escape
+
+
+def _with_query(path: str, query: str) -> str:
+    return f"{path}?{query}" if query else path
+
+
+def _page(title: str, body: str, *, crumb: str = "", json_url: str = "/index.json", head: str = "") -> bytes:
+    return PAGE.format(title=e(title), crumb=crumb, json_url=e(json_url), head=head, body=body).encode()
+
+
+def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
+    """The list of plots, with a thumbnail for each one that can render with its defaults."""
+    cards = []
+    for plot in plots.values():
+        request = parse_query(plot, [], limits)
+        if request.errors or request.missing:
+            thumbnail = '<div class="noimage">needs parameters</div>'
+        else:
+            query = urllib.parse.urlencode({WIDTH: 4, HEIGHT: 2.5, DPI: 80})
+            thumbnail = f'<img loading="lazy" src="/{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
+        cards.append(
+            CARD.format(
+                page_url=e("/" + plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source)
+            )
+        )
+    body = INDEX_BODY.format(count=len(plots), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
+    return _page("plotserve", body)
+
+
+def _field(param: Param, request: Request, limits: Limits) -> str:
+    """The form field for one parameter, with its help and its error message."""
+    name, text = e(param.name), e(request.texts.get(param.name, ""))
+    field_id = f"field-{name}"
+    attrs = f'id="{field_id}" name="{name}"'
+    if param.required:
+        attrs += " required"
+    if param.kind == "bool":
+        checked = " checked" if request.values.get(param.name) is True or request.texts.get(param.name, "").lower() in _TRUE else ""
+        widget = f'<label class="check"><input type="checkbox" {attrs} value="true"{checked}> {e(param.name)}</label>'
+        label = ""
+    else:
+        marker = ' <span class="required">*</span>' if param.required else ""
+        label = f'<label for="{field_id}">{name}{marker} <span class="type">{e(param.type_name)}</span></label>'
+        if param.kind == "choice":
+            options = ['<option value=""></option>'] if param.optional or param.required else []
+            current = request.texts.get(param.name, "")
+            for token in param.choices:
+                selected = " selected" if token == current else ""
+                options.append(f'<option value="{e(token)}"{selected}>{e(token)}</option>')
+            widget = f"<select {attrs}>{''.join(options)}</select>"
+        elif param.kind == "path":
+            current = request.texts.get(param.name, "")
+            files = list_data_files(limits.data_dir)
+            if current and current not in files:
+                files.insert(0, current)
+            options = ['<option value=""></option>'] if param.optional or not current else []
+            for path in files:
+                selected = " selected" if path == current else ""
+                options.append(f'<option value="{e(path)}"{selected}>{e(path)}</option>')
+            widget = f"<select {attrs}>{''.join(options)}</select>"
+        elif param.kind in ("int", "float"):
+            bounds = ""
+            if param.minimum is not None:
+                bounds += f' min="{param.minimum:g}"'
+            if param.maximum is not None:
+                bounds += f' max="{param.maximum:g}"'
+            step = param.step if param.step is not None else (1 if param.kind == "int" else "any")
+            if param.minimum is not None and param.maximum is not None:
+                widget = f'<input type="range" {attrs} value="{text}"{bounds} step="{step}"> <output for="{field_id}">{text}</output>'
+            else:
+                placeholder = ' placeholder="None"' if param.optional else ""
+                widget = f'<input type="number" {attrs} value="{text}"{bounds} step="{step}"{placeholder}>'
+        elif param.kind == "date":
+            widget = f'<input type="date" {attrs} value="{text}">'
+        elif param.kind == "datetime":
+            widget = f'<input type="datetime-local" {attrs} value="{text}" step="1">'
+        else:
+            placeholder = {"list": f"comma-separated {param.item_kind}s"}.get(param.kind, "None" if param.optional else "")
+            widget = f'<input type="text" {attrs} value="{text}" placeholder="{e(placeholder)}">'
+    help_html = f'<div class="help">{e(param.help)}</div>' if param.help else ""
+    message = request.errors.get(param.name)
+    message_html = f'<div class="message" role="alert">{e(message)}</div>' if message else ""
+    invalid = " invalid" if message else ""
+    return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
+
+
+def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> bytes:
+    """A plot's page: the form, and the live image (or what stops it from being drawn)."""
+    problems = [message for field, message in request.errors.items() if field not in {p.name for p in plot.params}]
+    problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
+    fields = "\n".join(_field(param, request, limits) for param in plot.params) or '<p class="help">This plot takes no parameters.</p>'
+    query = request.canonical_query(plot, image=True)
+    head = ""
+    if request.errors:
+        figure = '<p class="placeholder">Correct the fields marked in red to see the plot.</p>'
+    elif request.missing:
+        figure = f'<p class="placeholder">Fill in {e(", ".join(request.missing))} to see the plot.</p>'
+    elif failure is not None:
+        figure = f'<p class="problem" role="alert">{e(str(failure))}</p>'
+        if failure.details:
+            figure += f'<pre class="traceback">{e(failure.details)}</pre>'
+        head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
+    else:
+        src = _with_query(f"/{plot.name}.png", query)
+        sharp = dataclasses.replace(request, dpi=request.dpi * 2)
+        if sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels:
+            src2x = _with_query(f"/{plot.name}.png", sharp.canonical_query(plot, image=True))
+        else:
+            src2x = src
+        downloads = " ".join(
+            f'<a href="{e(_with_query(f"/{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
+            for fmt in IMAGE_FORMATS
+        )
+        when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
+        figure = FIGURE.format(
+            src=e(src),
+            src2x=e(src2x),
+            width=int(request.width * request.dpi),
+            height=int(request.height * request.dpi),
+            alt=e(plot.title),
+            etag=e(rendered.etag),
+            refresh=int(request.refresh),
+            status=f"rendered {when} in {rendered.seconds * 1000:.0f} ms · refreshes every {int(request.refresh)} s",
+            status_class="",
+            downloads=downloads,
+        )
+        head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
+    head += '\n<script src="/-/static/plotserve.js" defer></script>'
+    description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
+    body = PLOT_BODY.format(
+        title=e(plot.title),
+        summary=e(plot.summary),
+        description=description,
+        name=e(plot.name),
+        problem=problem,
+        fields=fields,
+        refresh=int(request.refresh),
+        min_refresh=MIN_REFRESH,
+        max_refresh=MAX_REFRESH,
+        figure=figure,
+    )
+    crumb = f'<span class="crumb">› {e(plot.title)}</span>'
+    json_url = _with_query(f"/{plot.name}.json", request.canonical_query(plot))
+    return _page(f"{plot.title} · plotserve", body, crumb=crumb, json_url=json_url, head=head)
+
+
+def error_page(status: int, message: str) -> bytes:
+    """A small page for 4xx and 5xx answers that have no form to show."""
+    title = f"{status} {http.HTTPStatus(status).phrase}"
+    return _page(f"{title} · plotserve", ERROR_BODY.format(title=e(title), message=e(message)))
+
+
+def plot_json(plot: Plot, request: Request) -> dict:
+    """A plot's JSON twin: its parameters and the values the query resolves to."""
+    data = plot.describe()
+    data["values"] = {name: _json_value(value) for name, value in request.values.items()}
+    data["errors"] = request.errors
+    data["missing"] = list(request.missing)
+    query = request.canonical_query(plot, image=True)
+    data["image"] = _with_query(f"/{plot.name}.png", query)
+    return data
+
+
+# ==============================================================================================
+# HTTP handler and server
+# ==============================================================================================
+
+STATIC = {
+    "/-/static/plotserve.css": ("text/css; charset=utf-8", STYLESHEET.encode()),
+    "/-/static/plotserve.js": ("text/javascript; charset=utf-8", PAGE_SCRIPT.encode()),
+}
+HTML = "text/html; charset=utf-8"
+JSON = "application/json; charset=utf-8"
+CSP = (
+    "default-src 'none'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+TOKEN_COOKIE = "plotserve_token"
+CLASSIC_MODES = {"paramcheck": "", "plotpage": "", "plot": ".png"}
+
+
+@dataclasses.dataclass
+class Response:
+    """What a request gets: status, headers and body (HEAD sends all but the body)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = HTML
+    headers: dict = dataclasses.field(default_factory=dict)
+
+
+def _json_response(data, status: int = 200) -> Response:
+    return Response(status, json.dumps(data, indent=2, default=str).encode(), JSON)
+
+
+def _header_safe(text: str, limit: int = 200) -> str:
+    """A message fit for a header value: one line, ASCII, short."""
+    flat = " ".join(str(text).split())
+    return flat.encode("ascii", "replace").decode()[:limit]
+
+
+class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
+    """Serves plots; subclass it and add ``plot_*`` methods to serve them too.
+
+    Routes: ``/`` index, ``/NAME`` page, ``/NAME.png|svg|pdf`` image, ``/NAME.json`` and
+    ``/index.json`` parameters, ``/-/health.json`` counters, ``/-/static/`` page assets.
+    """
+
+    server_version = f"plotserve/{__version__}"
+    protocol_version = "HTTP/1.1"
+    timeout = 15  # seconds a client may keep a socket silent: slow or idle clients let go
+
+    def do_GET(self):
+        self._answer(self.respond(), send_body=True)
+
+    def do_HEAD(self):
+        self._answer(self.respond(), send_body=False)
+
+    def _refuse_method(self):
+        self._answer(Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"}), send_body=True)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method  # noqa: N815
+
+    def parse_request(self) -> bool:
+        """http.server's request parsing, with a tighter limit on the request line."""
+        if len(self.raw_requestline) > MAX_REQUEST_LINE:
+            self.requestline, self.request_version, self.command = "", "HTTP/1.0", ""
+            self.close_connection = True
+            self.send_error(414)
+            return False
+        if not super().parse_request():
+            return False
+        if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a body we will not read: never parse it as a request
+        return True
+
+    # -- answering ------------------------------------------------------------------------------
+
+    def respond(self) -> Response:
+        """Decide the whole answer to a GET or HEAD; every route goes through here."""
+        server: PlotServer = self.server
+        refused = server.check_access(self)
+        if refused is not None:
+            return refused
+        url = urllib.parse.urlsplit(self.path)
+        pairs, problem = split_query(url.query)
+        pairs = [(name, value) for name, value in pairs if name != "token"]
+        if problem:
+            return Response(400, error_page(400, problem))
+        path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
+        if path in ("/", "/index.html"):
+            classic = self._classic_redirect(server, pairs)
+            return classic or Response(200, index_page(server.plots, server.limits))
+        if path == "/index.json":
+            return _json_response({"plots": [plot.describe() for plot in server.plots.values()]})
+        if path == "/-/health.json":
+            return _json_response(server.images.health())
+        if path in STATIC:
+            content_type, body = STATIC[path]
+            return Response(200, body, content_type, {"Cache-Control": "max-age=3600"})
+        name, dot, suffix = path[1:].partition(".")
+        plot = server.plots.get(name) if path.count("/") == 1 else None
+        if plot is None or (dot and suffix not in IMAGE_FORMATS and suffix != "json"):
+            return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
+        request = parse_query(plot, pairs, server.limits)
+        if not dot:
+            return self._page(server, plot, request, pairs)
+        if suffix == "json":
+            return _json_response(plot_json(plot, request), 200 if request.status == 200 else request.status)
+        return self._image(server, plot, request, suffix)
+
+    def _classic_redirect(self, server, pairs) -> Response | None:
+        """``/?mode=plot&graph=plot_NAME&...`` (the classic recipe's URLs) redirect to the new ones."""
+        query = dict(pairs)
+        if "mode" not in query:
+            return None
+        graph = query.get("graph", "")
+        plot = server.plots.get(graph.removeprefix("plot_")) if graph.startswith("plot_") else None
+        if query["mode"] not in CLASSIC_MODES or plot is None:
+            return Response(404, error_page(404, "There is no such plot here."))
+        rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ("mode", "graph")])
+        target = _with_query(f"/{plot.name}{CLASSIC_MODES[query['mode']]}", rest)
+        return Response(301, b"", headers={"Location": target})
+
+    def _page(self, server, plot: Plot, request: Request, pairs) -> Response:
+        if request.errors:
+            return Response(request.status, plot_page(plot, request, server.limits, None, None))
+        if any(name == FORM for name, _ in pairs):
+            # A submitted form becomes the short URL of its view: the link to share or bookmark.
+            return Response(303, b"", headers={"Location": _with_query(f"/{plot.name}", request.canonical_query(plot))})
+        if request.missing:
+            return Response(200, plot_page(plot, request, server.limits, None, None))
+        try:
+            rendered = server.images.get(plot, request, "png")
+        except PlotFailed as failure:
+            return Response(failure.status, plot_page(plot, request, server.limits, None, failure))
+        return Response(200, plot_page(plot, request, server.limits, rendered, None))
+
+    def _image(self, server, plot: Plot, request: Request, fmt: str) -> Response:
+        content_type = IMAGE_FORMATS[fmt]
+        size = (request.width, request.height, request.dpi)
+        if request.errors or request.missing:
+            message = "; ".join(f"{k or 'query'}: {v}" for k, v in request.errors.items()) or f"missing {', '.join(request.missing)}"
+            status = request.status if request.errors else 400
+            if WIDTH in request.errors or HEIGHT in request.errors or DPI in request.errors:
+                size = (DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI)
+            body = error_image(f"plot_{plot.name}: bad parameters", message, fmt, *size)
+            return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
+        try:
+            rendered = server.images.get(plot, request, fmt, self.headers.get("If-None-Match"))
+        except PlotFailed as failure:
+            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
+            headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
+            if failure.status == 503:
+                headers["Retry-After"] = "2"
+            return Response(failure.status, body, content_type, headers)
+        if rendered is None:
+            return Response(
+                304, b"", content_type, {"ETag": self.headers.get("If-None-Match", "").split(",")[0].strip(), "Cache-Control": "no-cache"}
+            )
+        headers = {
+            "ETag": rendered.etag,
+            "Cache-Control": "no-cache",
+            "Last-Modified": self.date_time_string(rendered.rendered_at),
+            "X-Plotserve-Render-Ms": f"{rendered.seconds * 1000:.0f}",
+        }
+        if fmt != "png":
+            headers["Content-Disposition"] = f'inline; filename="{plot.name}.{fmt}"'
+        return Response(200, rendered.body, content_type, headers)
+
+    def _answer(self, response: Response, send_body: bool) -> None:
+        """Write a Response; a client that went away is not an error."""
+        try:
+            self.send_response(response.status)
+            headers = {
+                "Content-Type": response.content_type,
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+                **response.headers,
+            }
+            if response.content_type == HTML:
+                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("Cache-Control", "no-cache")
+            if response.status != 304:
+                headers["Content-Length"] = str(len(response.body))
+            for name, value in headers.items():
+                self.send_header(name, _header_safe(value, 4000))
+            self.end_headers()
+            if send_body and response.status != 304:
+                self.wfile.write(response.body)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    def send_error(self, code, message=None, explain=None):
+        """Errors http.server raises itself (bad request lines, 414, 431): our page, no echoes."""
+        try:
+            self.send_response(code)
+            body = error_page(code, http.HTTPStatus(code).description or "The request could not be read.")
+            self.send_header("Content-Type", HTML)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+    def log_request(self, code="-", size="-"):
+        """Log one line per answer, never the token; quiet with ``--quiet``."""
+        if not getattr(self.server, "quiet", False):
+            line = re.sub(r"token=[^&\s]*", "token=…", self.requestline)
+            self.log_message('"%s" %s %s', line, str(getattr(code, "value", code)), str(size))
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+
+
+def _host_name(header: str) -> str:
+    """The name in a Host header, without the port: ``[::1]:9999`` gives ``::1``."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[1:].partition("]")[0]
+    return header.rpartition(":")[0] if ":" in header else header
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host in LOOPBACK_HOSTS or any(
+            info[4][0].startswith("127.") or info[4][0] == "::1" for info in socket.getaddrinfo(host, None)
+        )
+    except OSError:
+        return False
+
+
+class PlotServer(http.server.ThreadingHTTPServer):
+    """An HTTP server that owns the plots, the render workers, the cache and the access rules."""
+
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 64
+
+    def __init__(
+        self,
+        address: tuple[str, int] = ("127.0.0.1", 0),
+        sources: typing.Sequence[str] = (),
+        *,
+        handler_class: type = PlotRequestHandler,
+        limits: Limits | None = None,
+        workers: int | None = None,
+        timeout: float = 30.0,
+        cache_mb: float = 64.0,
+        max_pending: int | None = None,
+        start_method: str | None = None,
+        token: str | None = None,
+        allow_hosts: typing.Sequence[str] = (),
+        quiet: bool = False,
+    ):
+        self.limits = limits or Limits()
+        self.plots = discover_plots(sources, handler_class)
+        self.quiet = quiet
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler_class)
+        host = address[0]
+        self.local = _is_loopback(host)
+        self.token = (secrets.token_urlsafe(24) if token is None else token) if not self.local else (token or "")
+        self.allowed_hosts = {name.lower() for name in allow_hosts}
+        if self.local:
+            self.allowed_hosts |= {"localhost", "127.0.0.1", "::1", "[::1]"}
+        elif self.allowed_hosts:
+            self.allowed_hosts |= {host.lower(), socket.gethostname().lower()}
+        workers = os.cpu_count() or 1 if workers is None else workers
+        if workers > 0:
+            self.renderer = WorkerPool(
+                workers, sources, handler_class, self.limits, start_method=start_method, timeout=timeout, max_pending=max_pending
+            )
+        else:
+            self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
+        self.images = ImageService(self.plots, self.renderer, self.limits, int(cache_mb * 2**20))
+
+    @property
+    def url(self) -> str:
+        """The address to open, with the token where one is needed."""
+        host, port = self.server_address[:2]
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+        return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
+
+    def check_access(self, handler: PlotRequestHandler) -> Response | None:
+        """None if the request may go on, else the refusal: wrong Host (403) or no token (403)."""
+        if self.allowed_hosts:
+            host = handler.headers.get("Host") or ""
+            if host and _host_name(host) not in self.allowed_hosts:
+                return Response(
+                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
+                )
+        if not self.token:
+            return None
+        query_token = next((v for k, v in split_query(urllib.parse.urlsplit(handler.path).query)[0] if k == "token"), "")
+        header = handler.headers.get("Authorization", "")
+        header_token = header[6:].strip() if header.lower().startswith("token ") else ""
+        cookie_token = ""
+        for part in handler.headers.get("Cookie", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == TOKEN_COOKIE:
+                cookie_token = value
+        for given in (query_token, header_token, cookie_token):
+            if given and hmac.compare_digest(given.encode(), self.token.encode()):
+                if given is query_token and given is not cookie_token:
+                    handler._token_cookie = True
+                    # Set the cookie and drop the token from the address bar.
+                    url = urllib.parse.urlsplit(handler.path)
+                    rest = urllib.parse.urlencode([(k, v) for k, v in split_query(url.query)[0] if k != "token"])
+                    cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+                    return Response(303, b"", headers={"Location": _with_query(url.path, rest), "Set-Cookie": cookie})
+                return None
+        return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
+
+    def server_close(self) -> None:
+        """Stop listening and stop the render workers."""
+        super().server_close()
+        self.renderer.close()
+
+
+# ==============================================================================================
+# Command line
+# ==============================================================================================
+
+
+def _bind(host: str, port: int | None, **options) -> PlotServer:
+    """A server on the given port, or on the next free one from 9999 when no port was given."""
+    if port is not None:
+        try:
+            return PlotServer((host, port), **options)
+        except OSError as error:
+            raise SystemExit(f"plotserve: cannot listen on {host}:{port}: {error.strerror or error}") from None
+    for candidate in range(DEFAULT_PORT, DEFAULT_PORT + 50):
+        try:
+            return PlotServer((host, candidate), **options)
+        except OSError:
+            continue
+    raise SystemExit(f"plotserve: no free port between {DEFAULT_PORT} and {DEFAULT_PORT + 49}")
+
+
+def _examples(data_dir: str | None) -> tuple[list[str], pathlib.Path, tempfile.TemporaryDirectory | None]:
+    """The example sources, and a data folder where their demo (a simulated training run) writes."""
+    sources = [str(path) for path in sorted(EXAMPLES_DIR.glob("*.py")) if not path.name.startswith("_")]
+    if data_dir is not None:
+        return sources, pathlib.Path(data_dir), None
+    folder = tempfile.TemporaryDirectory(prefix="plotserve-demo-")
+    for source in sources:
+        start_demo = getattr(load_source(source), "start_demo", None)
+        if callable(start_demo):
+            start_demo(pathlib.Path(folder.name))
+    return sources, pathlib.Path(folder.name), folder
+
+
+def get_url(server: PlotServer, url: str) -> tuple[int, bytes, str]:
+    """Ask a running server for a URL over HTTP: (status, body, error message)."""
+    import http.client
+
+    host, port = server.server_address[:2]
+    connection = http.client.HTTPConnection(host, port, timeout=server.renderer.__dict__.get("timeout", 30) + 30)
+    path = url if url.startswith("/") else "/" + url
+    connection.request("GET", path, headers={"Authorization": f"token {server.token}"} if server.token else {})
+    answer = connection.getresponse()
+    body = answer.read()
+    message = answer.getheader("X-Plotserve-Error") or answer.reason
+    connection.close()
+    return answer.status, body, message
+
+
+def print_plots(plots: dict[str, Plot]) -> None:
+    """Print each plot and its parameters (``--list``)."""
+    for plot in plots.values():
+        print(f"/{plot.name}  {plot.summary}  [{plot.source}]")
+        for param in plot.params:
+            default = "required" if param.required else f"default {param.text(param.default) or 'None'}"
+            bounds = ""
+            if param.minimum is not None or param.maximum is not None:
+                bounds = f", {param.minimum if param.minimum is not None else ''}..{param.maximum if param.maximum is not None else ''}"
+            help_text = f"  {param.help}" if param.help else ""
+            print(f"    {param.name}: {param.type_name} ({default}{bounds}){help_text}")
+
+
+# plac reads these as the command line: (help, kind, short flag, type, choices).
+CLI = {
+    "port": ("port to listen on (default 9999, or the next free one); 0 picks any free port", "option", "p", int),
+    "host": ("address to listen on; the default keeps plotserve private to this machine", "option", "H"),
+    "no_browser": ("do not open a web browser", "flag", "n"),
+    "data_dir": ("folder whose files file parameters may name (default: the current folder)", "option", "d"),
+    "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int),
+    "timeout": ("seconds one render may take", "option", "t", float),
+    "cache_mb": ("megabytes of rendered images to keep", "option", "c", float),
+    "max_pixels": ("largest image, in megapixels", "option", None, float),
+    "max_dpi": ("highest dpi a request may ask for", "option", None, int),
+    "max_file_mb": ("largest data file a file parameter may name, in MB", "option", None, float),
+    "start_method": ("how render processes start", "option", None, str, ["fork", "spawn", "forkserver"]),
+    "token": ("token clients must give; generated when --host is not loopback; '' for none", "option", "T"),
+    "allow_host": ("comma-separated host names the server may be reached by, besides its address", "option", "A"),
+    "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g"),
+    "output": ("with --get, write the body to this file", "option", "o"),
+    "list_": ("list the plots and their parameters and exit", "flag", "l"),
+    "quiet": ("do not log requests", "flag", "q"),
+    "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),
+}
+
+
+def main(
+    port: int | None = None,
+    host: str = "127.0.0.1",
+    no_browser: bool = False,
+    data_dir: str | None = None,
+    workers: int | None = None,
+    timeout: float = 30.0,
+    cache_mb: float = 64.0,
+    max_pixels: float = 25.0,
+    max_dpi: int = 600,
+    max_file_mb: float = 1024.0,
+    start_method: str | None = None,
+    token: str | None = None,
+    allow_host: str = "",
+    get: str | None = None,
+    output: str | None = None,
+    list_: bool = False,
+    quiet: bool = False,
+    *sources: str,
+) -> None:
+    """Serve plot_* functions as live web pages."""
+    sources = list(sources)
+    demo = None
+    if not sources:
+        sources, data_path, demo = _examples(data_dir)
+    else:
+        data_path = pathlib.Path(data_dir or ".")
+    if not data_path.is_dir():
+        raise SystemExit(f"plotserve: no such data directory: {data_path}")
+    limits = Limits(
+        data_dir=data_path.resolve(), max_file_bytes=int(max_file_mb * 2**20), max_pixels=int(max_pixels * 1e6), max_dpi=max_dpi
+    )
+    if list_:
+        print_plots(discover_plots(sources))
+        return
+    options = dict(
+        sources=sources, limits=limits, workers=workers, timeout=timeout, cache_mb=cache_mb, start_method=start_method, quiet=quiet
+    )
+    if get is not None:
+        server = PlotServer(("127.0.0.1", 0), **{**options, "workers": 0, "quiet": True})
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            status, body, message = get_url(server, get)
+        finally:
+            server.shutdown()
+            server.server_close()
+        if status != 200:
+            print(f"plotserve: {get}: {status} {message}", file=sys.stderr)
+            raise SystemExit(1)
+        if output:
+            pathlib.Path(output).write_bytes(body)
+        else:
+            sys.stdout.buffer.write(body)
+            sys.stdout.flush()
+        return
+    if token == "":
+        print(
+            "plotserve: warning: --token '' turns authentication off: anyone who can reach this address can run your plots", file=sys.stderr
+        )
+    hosts = [name.strip() for name in allow_host.split(",") if name.strip()]
+    server = _bind(host, port, token=token, allow_hosts=hosts, **options)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    print(f"plotserve: serving {len(server.plots)} plots on {server.url}", flush=True)
+    if not no_browser:
+        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("plotserve: stopping", file=sys.stderr)
+    finally:
+        server.server_close()
+        if demo is not None:
+            demo.cleanup()
+
+
+def cli() -> None:
+    """The ``plotserve`` command."""
+    import plac
+
+    plac.call(plac.annotations(**CLI)(main))
+
+
+if __name__ == "__main__":
+    cli()
