@@ -218,7 +218,7 @@ def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:
     if not lines:
         return "", "", {}
     summary, body = lines[0].strip(), lines[1:]
-    description, helps, section, current = [], {}, None, None
+    description, helps, section, current, entry_indent = [], {}, None, None, 0
     index = 0
     while index < len(body):
         line = body[index]
@@ -232,11 +232,14 @@ def parse_docstring(doc: str | None) -> tuple[str, str, dict[str, str]]:
         if section in ("args", "arguments", "parameters"):
             google = re.match(r"^\s{0,8}(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$", line)
             numpy = re.match(r"^(\w+)\s*(:.*)?$", line)
-            if google and (section != "parameters" or not numpy):
-                current = google.group(1).lstrip("*")
+            # Indented deeper than the entry it follows: a continuation, even with "word:" in it.
+            indent = len(line) - len(line.lstrip())
+            continued = current is not None and indent > entry_indent
+            if google and not continued and (section != "parameters" or not numpy):
+                current, entry_indent = google.group(1).lstrip("*"), indent
                 helps[current] = google.group(3).strip()
             elif numpy and not line.startswith(" "):
-                current = numpy.group(1)
+                current, entry_indent = numpy.group(1), 0
                 helps[current] = ""
             elif current and line.strip():
                 helps[current] = (helps[current] + " " + line.strip()).strip()
@@ -462,7 +465,8 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
     if not stat.S_ISREG(info.st_mode):
         raise PathRefused("not a regular file")
     if info.st_size > max_bytes:
-        raise PathRefused(f"file is over the {max_bytes // 2**20} MB limit")
+        limit = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes} byte"
+        raise PathRefused(f"file is over the {limit} limit")
     return path
 
 
@@ -481,7 +485,7 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> li
             try:
                 if path.resolve().is_relative_to(root) and path.is_file():
                     found.append(path.relative_to(root).as_posix())
-            except OSError:
+            except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop
                 continue
             if len(found) >= limit:
                 return found
@@ -625,12 +629,16 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
     known = {param.name: param for param in plot.params}
     texts, errors, seen = {}, {}, collections.Counter(name for name, _ in pairs)
     status = 200
+    unknown = []  # every unknown name is reported, not just the last one
     for name, count in seen.items():
         if name not in known and name not in _OPTIONS:
-            label = name if len(name) <= 40 else name[:40] + "…"
-            errors[""] = f"unknown parameter {label!r}: {plot.name} takes {', '.join(known) or 'no parameters'}"
+            unknown.append(repr(name if len(name) <= 40 else name[:40] + "…"))
         elif count > 1:
             errors[name] = "given more than once"
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        plural = "s" if len(unknown) > 1 else ""
+        errors[""] = f"unknown parameter{plural} {shown}: {plot.name} takes {', '.join(known) or 'no parameters'}"
     raw = dict(pairs)
     request = Request(values={}, texts=texts, errors=errors)
     for name, attr, low, high, kind in (
@@ -784,7 +792,7 @@ def _short_traceback(error: BaseException) -> str:
 
 def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int) -> bytes:
     """Draw a plot into an image in memory (``fmt``: png, svg or pdf); raise PlotFailed."""
-    with _render_lock, matplotlib.rc_context({"figure.figsize": (width, height), "figure.dpi": dpi}):
+    with _render_lock, matplotlib.rc_context({"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}):
         pyplot = _pyplot()
         before = set(pyplot.get_fignums()) if pyplot else set()
         try:
@@ -807,7 +815,7 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
             return buffer.getvalue()
         except RecursionError as error:
             raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
             message = "".join(traceback.format_exception_only(type(error), error)).strip()
             raise PlotFailed(message, _short_traceback(error)) from None
         finally:
@@ -871,10 +879,15 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
     """A render process: load the plots, then answer jobs until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     plots = discover_plots(sources, handler_class)
+    # Under forkserver the parent is the fork server, never the server: watch the server's
+    # sentinel instead. Under fork and spawn getppid() is the quicker test (siblings may hold
+    # copies of the sentinel pipe).
+    watch_ppid = os.getppid() == parent_pid
+    parent = multiprocessing.parent_process()
     connection.send(("ready", os.getpid()))
     while True:
         if not connection.poll(1.0):
-            if os.getppid() != parent_pid:
+            if os.getppid() != parent_pid if watch_ppid else parent is not None and not parent.is_alive():
                 return  # the server is gone
             continue
         try:
@@ -920,6 +933,7 @@ class WorkerPool:
         self.workers: set[_Worker] = set()
         self.open_figures: dict[int, int] = {}
         self.closed = False
+        self.started = 0  # worker processes started so far, replacements included
         for _ in range(size):
             self._start_worker()
 
@@ -936,6 +950,7 @@ class WorkerPool:
         worker = _Worker(process, parent_end)
         with self.lock:
             self.workers.add(worker)
+            self.started += 1
         threading.Thread(target=self._await_ready, args=(worker,), daemon=True).start()
 
     def _await_ready(self, worker: _Worker) -> None:
@@ -964,6 +979,11 @@ class WorkerPool:
         """How many worker processes are running."""
         with self.lock:
             return sum(worker.process.is_alive() for worker in self.workers)
+
+    def pids(self) -> list[int]:
+        """The process ids of the running workers."""
+        with self.lock:
+            return sorted(worker.process.pid for worker in self.workers if worker.process.is_alive())
 
     def render(self, job: RenderJob) -> tuple[bytes, float]:
         """Render a job in a worker: (image bytes, seconds), or raise PlotFailed and its kin."""
@@ -1022,6 +1042,7 @@ class InProcessRenderer:
         self.plots, self.limits, self.max_pending = plots, limits, max_pending
         self.lock = threading.Lock()
         self.pending = 0
+        self.started = 0  # no worker processes, ever
 
     def render(self, job: RenderJob) -> tuple[bytes, float]:
         """Render a job here and now: (image bytes, seconds)."""
@@ -1039,6 +1060,10 @@ class InProcessRenderer:
     def alive(self) -> int:
         """No worker processes here."""
         return 0
+
+    def pids(self) -> list[int]:
+        """No worker processes here."""
+        return []
 
     @property
     def open_figures(self) -> dict[int, int]:
@@ -1157,7 +1182,9 @@ class ImageService:
             self.count("shared_renders")
         else:
             try:
-                job = RenderJob(plot.name, tuple(urllib.parse.parse_qsl(request.canonical_query(plot, image=True))), fmt)
+                # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
+                pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
+                job = RenderJob(plot.name, tuple(pairs), fmt)
                 body, seconds = self.renderer.render(job)
                 if live:  # no inputs to key on: the picture itself says whether it changed
                     etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
@@ -1189,6 +1216,8 @@ class ImageService:
             "cache_bytes": self.cache.bytes,
             "cache_entries": len(self.cache.entries),
             "workers_alive": self.renderer.alive(),
+            "workers_started": self.renderer.started,
+            "worker_pids": self.renderer.pids(),
             "open_figures": sum(self.renderer.open_figures.values()),
             "plots": len(self.plots),
         }
@@ -1324,7 +1353,10 @@ PAGE_SCRIPT = """\
         const blob = await response.blob();
         await swap(blob);
         etag = response.headers.get("ETag");
-        if (response.ok) say(describe(response));
+        if (response.ok) {
+          say(describe(response));
+          document.getElementById("failure")?.remove();  // the plot draws again
+        }
         else say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
       }
     } catch (error) {
@@ -1448,6 +1480,7 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
 def _field(param: Param, request: Request, limits: Limits) -> str:
     """The form field for one parameter, with its help and its error message."""
     name, text = e(param.name), e(request.texts.get(param.name, ""))
+    bad = param.name in request.errors
     field_id = f"field-{name}"
     attrs = f'id="{field_id}" name="{name}"'
     if param.required:
@@ -1483,15 +1516,18 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
             if param.maximum is not None:
                 bounds += f' max="{param.maximum:g}"'
             step = param.step if param.step is not None else (1 if param.kind == "int" else "any")
-            if param.minimum is not None and param.maximum is not None:
+            if param.minimum is not None and param.maximum is not None and param.name not in request.errors:
                 widget = f'<input type="range" {attrs} value="{text}"{bounds} step="{step}"> <output for="{field_id}">{text}</output>'
             else:
                 placeholder = ' placeholder="None"' if param.optional else ""
-                widget = f'<input type="number" {attrs} value="{text}"{bounds} step="{step}"{placeholder}>'
+                # A browser blanks a number, date or datetime input whose value it cannot read
+                # ("three"): a rejected value is shown in a text input, so what was typed stays.
+                kind = "text" if bad else "number"
+                widget = f'<input type="{kind}" {attrs} value="{text}"{bounds} step="{step}"{placeholder}>'
         elif param.kind == "date":
-            widget = f'<input type="date" {attrs} value="{text}">'
+            widget = f'<input type="{"text" if bad else "date"}" {attrs} value="{text}">'
         elif param.kind == "datetime":
-            widget = f'<input type="datetime-local" {attrs} value="{text}" step="1">'
+            widget = f'<input type="{"text" if bad else "datetime-local"}" {attrs} value="{text}" step="1">'
         else:
             placeholder = {"list": f"comma-separated {param.item_kind}s"}.get(param.kind, "None" if param.optional else "")
             widget = f'<input type="text" {attrs} value="{text}" placeholder="{e(placeholder)}">'
@@ -1513,12 +1549,9 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
         figure = '<p class="placeholder">Correct the fields marked in red to see the plot.</p>'
     elif request.missing:
         figure = f'<p class="placeholder">Fill in {e(", ".join(request.missing))} to see the plot.</p>'
-    elif failure is not None:
-        figure = f'<p class="problem" role="alert">{e(str(failure))}</p>'
-        if failure.details:
-            figure += f'<pre class="traceback">{e(failure.details)}</pre>'
-        head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
     else:
+        # A failed plot still gets the live image (the error picture), so the page recovers by
+        # itself once the data or the code is fixed; the traceback stays until then.
         src = _with_query(f"/{plot.name}.png", query)
         sharp = dataclasses.replace(request, dpi=request.dpi * 2)
         if sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels:
@@ -1529,19 +1562,26 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
             f'<a href="{e(_with_query(f"/{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
             for fmt in IMAGE_FORMATS
         )
-        when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
+        if failure is None:
+            when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
+            status = f"rendered {when} in {rendered.seconds * 1000:.0f} ms · refreshes every {int(request.refresh)} s"
+        else:
+            status = f"{failure.status}: {failure}"
         figure = FIGURE.format(
             src=e(src),
             src2x=e(src2x),
             width=int(request.width * request.dpi),
             height=int(request.height * request.dpi),
             alt=e(plot.title),
-            etag=e(rendered.etag),
+            etag=e(rendered.etag) if failure is None else "",
             refresh=int(request.refresh),
-            status=f"rendered {when} in {rendered.seconds * 1000:.0f} ms · refreshes every {int(request.refresh)} s",
-            status_class="",
+            status=e(status),
+            status_class="" if failure is None else " failed",
             downloads=downloads,
         )
+        if failure is not None:
+            figure += f'<div id="failure"><p class="problem" role="alert">{e(str(failure))}</p>'
+            figure += f'<pre class="traceback">{e(failure.details)}</pre></div>' if failure.details else "</div>"
         head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
     head += '\n<script src="/-/static/plotserve.js" defer></script>'
     description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
@@ -1626,13 +1666,24 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
 
     server_version = f"plotserve/{__version__}"
     protocol_version = "HTTP/1.1"
+    # A request line without a version (HTTP/0.9, or garbage) is answered as 1.0: an HTTP/0.9
+    # answer has no status line and no headers, so not even X-Content-Type-Options.
+    default_request_version = "HTTP/1.0"
     timeout = 15  # seconds a client may keep a socket silent: slow or idle clients let go
 
     def do_GET(self):
-        self._answer(self.respond(), send_body=True)
+        self._answer(self._respond_or_500(), send_body=True)
 
     def do_HEAD(self):
-        self._answer(self.respond(), send_body=False)
+        self._answer(self._respond_or_500(), send_body=False)
+
+    def _respond_or_500(self) -> Response:
+        """respond(), behind the one catch-all: a bug in plotserve is a logged 500, not a dropped connection."""
+        try:
+            return self.respond()
+        except Exception:
+            self.log_error("internal error:\n%s", traceback.format_exc())
+            return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
 
     def _refuse_method(self):
         self._answer(Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"}), send_body=True)
@@ -1665,7 +1716,12 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         pairs = [(name, value) for name, value in pairs if name != "token"]
         if problem:
             return Response(400, error_page(400, problem))
-        path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
+        try:
+            path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
+        except UnicodeDecodeError:
+            return Response(400, error_page(400, "the path is not valid UTF-8"))
+        if self.requestline.split()[1].startswith("//"):  # http.server serves //x as /x (gh-87389): no plot's URL
+            return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
         if path in ("/", "/index.html"):
             classic = self._classic_redirect(server, pairs)
             return classic or Response(200, index_page(server.plots, server.limits))
@@ -1711,7 +1767,10 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         try:
             rendered = server.images.get(plot, request, "png")
         except PlotFailed as failure:
-            return Response(failure.status, plot_page(plot, request, server.limits, None, failure))
+            headers = {"X-Plotserve-Error": _header_safe(failure)}  # as on the image: a 5xx says whose fault it is
+            if failure.status == 503:
+                headers["Retry-After"] = "2"
+            return Response(failure.status, plot_page(plot, request, server.limits, None, failure), headers=headers)
         return Response(200, plot_page(plot, request, server.limits, rendered, None))
 
     def _image(self, server, plot: Plot, request: Request, fmt: str) -> Response:
@@ -1789,7 +1848,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     def log_request(self, code="-", size="-"):
         """Log one line per answer, never the token; quiet with ``--quiet``."""
         if not getattr(self.server, "quiet", False):
-            line = re.sub(r"token=[^&\s]*", "token=…", self.requestline)
+            line = _without_token(self.requestline, getattr(self.server, "token", ""))
             self.log_message('"%s" %s %s', line, str(getattr(code, "value", code)), str(size))
 
     def handle_one_request(self):
@@ -1797,6 +1856,17 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             super().handle_one_request()
         except (ConnectionError, TimeoutError):
             self.close_connection = True
+
+
+def _without_token(requestline: str, token: str) -> str:
+    """The request line for the log: every token masked, however its name or value is percent-encoded."""
+
+    def mask(match: re.Match) -> str:
+        name = urllib.parse.unquote_plus(match.group(1))
+        return f"{match.group(1)}=…" if name.strip().lower() == "token" else match.group(0)
+
+    line = re.sub(r"([^?&=\s]+)=([^?&\s]*)", mask, requestline)
+    return line.replace(token, "…") if token else line
 
 
 def _host_name(header: str) -> str:
@@ -1835,6 +1905,8 @@ class PlotServer(http.server.ThreadingHTTPServer):
         cache_mb: float = 64.0,
         max_pending: int | None = None,
         start_method: str | None = None,
+        worker_max_jobs: int = 500,
+        worker_max_rss_mb: float = 1024.0,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
         quiet: bool = False,
@@ -1856,7 +1928,15 @@ class PlotServer(http.server.ThreadingHTTPServer):
         workers = os.cpu_count() or 1 if workers is None else workers
         if workers > 0:
             self.renderer = WorkerPool(
-                workers, sources, handler_class, self.limits, start_method=start_method, timeout=timeout, max_pending=max_pending
+                workers,
+                sources,
+                handler_class,
+                self.limits,
+                start_method=start_method,
+                timeout=timeout,
+                max_pending=max_pending,
+                max_jobs=worker_max_jobs,  # a fresh process now and then: leaks in plot code do not pile up
+                max_rss=int(worker_max_rss_mb * 2**20),
             )
         else:
             self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
@@ -1870,7 +1950,9 @@ class PlotServer(http.server.ThreadingHTTPServer):
         return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
 
     def check_access(self, handler: PlotRequestHandler) -> Response | None:
-        """None if the request may go on, else the refusal: wrong Host (403) or no token (403)."""
+        """None if the request may go on, else the refusal: two Hosts (400), wrong Host (403) or no token (403)."""
+        if len(handler.headers.get_all("Host") or ()) > 1:  # RFC 9112 section 3.2: answer 400, do not pick one
+            return Response(400, error_page(400, "The request has more than one Host header."))
         if self.allowed_hosts:
             host = handler.headers.get("Host") or ""
             if host and _host_name(host) not in self.allowed_hosts:
@@ -1902,7 +1984,10 @@ class PlotServer(http.server.ThreadingHTTPServer):
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
         super().server_close()
-        self.renderer.close()
+        # socketserver calls this when bind() fails, before there is a renderer: the OSError
+        # must reach _bind (next port, or "cannot listen"), not an AttributeError from here.
+        if hasattr(self, "renderer"):
+            self.renderer.close()
 
 
 # ==============================================================================================
@@ -1975,10 +2060,11 @@ CLI = {
     "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int),
     "timeout": ("seconds one render may take", "option", "t", float),
     "cache_mb": ("megabytes of rendered images to keep", "option", "c", float),
-    "max_pixels": ("largest image, in megapixels", "option", None, float),
-    "max_dpi": ("highest dpi a request may ask for", "option", None, int),
-    "max_file_mb": ("largest data file a file parameter may name, in MB", "option", None, float),
-    "start_method": ("how render processes start", "option", None, str, ["fork", "spawn", "forkserver"]),
+    # plac gives an option without a short flag only a one-dash name (-max-dpi): every option has one.
+    "max_pixels": ("largest image, in megapixels", "option", "M", float),
+    "max_dpi": ("highest dpi a request may ask for", "option", "D", int),
+    "max_file_mb": ("largest data file a file parameter may name, in MB", "option", "F", float),
+    "start_method": ("how render processes start", "option", "S", str, ["fork", "spawn", "forkserver"]),
     "token": ("token clients must give; generated when --host is not loopback; '' for none", "option", "T"),
     "allow_host": ("comma-separated host names the server may be reached by, besides its address", "option", "A"),
     "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g"),

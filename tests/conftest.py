@@ -17,8 +17,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "plots"))
 
-import plotserve  # noqa: E402
 import training  # noqa: E402  (plots/training.py)
+
+import plotserve  # noqa: E402
 
 EXAMPLES = [str(path) for path in sorted((ROOT / "plots").glob("*.py"))]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

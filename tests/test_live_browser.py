@@ -1,0 +1,203 @@
+"""The live page in headless Chromium: new data appears without a broken image, the refresh
+uses conditional requests, and pause, a hidden tab and no JavaScript each behave.
+"""
+
+import base64
+import io
+import re
+
+import pytest
+from conftest import EXAMPLES, running_server, training
+from PIL import Image
+
+import plotserve
+
+pytestmark = pytest.mark.browser
+
+# Watches the plot image at every animation frame, every 50 ms and right after every change to
+# its attributes; records each moment it is not a fully loaded picture, and each error event.
+WATCH_IMAGE = """() => {
+  const img = document.getElementById("plot");
+  const watch = window.plotWatch = { checks: 0, broken: [], errors: 0 };
+  img.addEventListener("error", () => { watch.errors += 1; });
+  function check(where) {
+    watch.checks += 1;
+    if (!(img.complete && img.naturalWidth > 0)) {
+      watch.broken.push(`${where}: complete=${img.complete} naturalWidth=${img.naturalWidth} src=${img.src.slice(0, 60)}`);
+    }
+  }
+  (function frame() { check("frame"); requestAnimationFrame(frame); })();
+  setInterval(() => check("interval"), 50);
+  new MutationObserver(() => check("mutation")).observe(img, { attributes: true });
+}"""
+
+# The pixels the page shows, read back through a canvas (blob: URLs are same-origin).
+SHOWN_PIXELS = """() => {
+  const img = document.getElementById("plot");
+  const canvas = document.createElement("canvas");
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  canvas.getContext("2d").drawImage(img, 0, 0);
+  return canvas.toDataURL("image/png");
+}"""
+
+SET_VISIBILITY = """hidden => {
+  Object.defineProperty(document, "hidden", { configurable: true, get: () => hidden });
+  Object.defineProperty(document, "visibilityState", { configurable: true, get: () => (hidden ? "hidden" : "visible") });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+@pytest.fixture
+def log_dir(tmp_path):
+    training.write_training_log(tmp_path / training.LOG_NAME, rows=30)
+    return tmp_path
+
+
+@pytest.fixture
+def server(log_dir):
+    with running_server(*EXAMPLES, limits=plotserve.Limits(data_dir=log_dir), workers=1) as client:
+        yield client
+
+
+def decode(data_url: str) -> bytes:
+    """RGB bytes of a data: URL image."""
+    image = Image.open(io.BytesIO(base64.b64decode(data_url.partition(",")[2])))
+    return image.convert("RGB").tobytes()
+
+
+def served_pixels(client) -> bytes:
+    answer = client.get("/training.png")
+    assert answer.status == 200
+    return answer.image().convert("RGB").tobytes()
+
+
+def image_requests(page) -> list:
+    """Every request the page makes for the plot image, as it makes them."""
+    seen = []
+    page.on("request", lambda request: seen.append(request) if "/training.png" in request.url else None)
+    return seen
+
+
+def open_live_page(page, client):
+    page.goto(f"{client.url}/training?_refresh=1")
+    page.wait_for_function("() => { const img = document.getElementById('plot'); return img.complete && img.naturalWidth > 0; }")
+
+
+def test_page_shows_new_rows_and_never_a_broken_image(page, server, log_dir):
+    open_live_page(page, server)
+    status = page.locator("#status")
+    assert re.fullmatch(r"rendered \d\d:\d\d:\d\d in \d+ ms · refreshes every 1 s", status.inner_text())
+    page.evaluate(WATCH_IMAGE)
+    shown = decode(page.evaluate(SHOWN_PIXELS))
+    assert shown == served_pixels(server)
+
+    sources = [page.evaluate("() => document.getElementById('plot').src")]
+    for _ in range(3):
+        training.append_epoch(log_dir / training.LOG_NAME)
+        page.wait_for_function(
+            "previous => { const src = document.getElementById('plot').src; return src.startsWith('blob:') && src !== previous; }",
+            arg=sources[-1],
+            timeout=10_000,
+        )
+        sources.append(page.evaluate("() => document.getElementById('plot').src"))
+        assert re.fullmatch(r"updated .+ · rendered in \d+ ms", status.inner_text())
+        assert "failed" not in (status.get_attribute("class") or "")
+        before, shown = shown, decode(page.evaluate(SHOWN_PIXELS))
+        assert shown != before  # the new epoch is on screen ...
+        assert shown == served_pixels(server)  # ... exactly as the server draws it now
+    assert len(set(sources)) == 4
+
+    # A log the plot cannot read: the error image replaces the plot, and says so in the status.
+    (log_dir / training.LOG_NAME).write_text("not,a,training,log\n1,2,3,4\n")
+    page.wait_for_function("() => document.getElementById('status').classList.contains('failed')", timeout=10_000)
+    assert status.inner_text().startswith("500: ")
+    # Mended: the plot comes back.
+    training.write_training_log(log_dir / training.LOG_NAME, rows=40)
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('updated')", timeout=10_000)
+    assert decode(page.evaluate(SHOWN_PIXELS)) == served_pixels(server)
+
+    watch = page.evaluate("() => window.plotWatch")
+    assert watch["broken"] == []
+    assert watch["errors"] == 0
+    assert watch["checks"] > 50  # the watch really ran, through every swap
+    assert page.errors == []
+
+
+def test_refresh_is_conditional_and_pause_stops_it(page, server):
+    requests = image_requests(page)
+    documents = []
+    page.on("request", lambda request: documents.append(request) if request.resource_type == "document" else None)
+    open_live_page(page, server)
+    etag = page.get_attribute("#plot", "data-etag")
+    for _ in range(2):
+        with page.expect_request(lambda request: request.resource_type == "fetch" and "/training.png" in request.url, timeout=5_000):
+            pass
+    fetches = [request for request in requests if request.resource_type == "fetch"]
+    assert fetches and all(request.headers.get("if-none-match") == etag for request in fetches)
+    assert {request.response().status for request in fetches} == {304}  # nothing changed: no image sent
+    assert "unchanged at" in page.inner_text("#status")
+
+    page.click("#pause")
+    assert page.inner_text("#pause") == "Resume"
+    assert page.inner_text("#status") == "paused"
+    page.wait_for_timeout(300)  # a request already under way may still finish
+    count = len(requests)
+    page.wait_for_timeout(3_000)  # three refresh periods
+    assert len(requests) == count
+
+    with page.expect_request(lambda request: "/training.png" in request.url, timeout=3_000):
+        page.click("#pause")
+    assert page.inner_text("#pause") == "Pause"
+    with page.expect_request(lambda request: "/training.png" in request.url, timeout=3_000):
+        pass  # and it keeps going on its period
+    assert len(documents) == 1  # with JavaScript, the <noscript> refresh never reloads the page
+    assert page.errors == []
+
+
+def test_hidden_tab_makes_no_requests(page, server):
+    requests = image_requests(page)
+    open_live_page(page, server)
+    with page.expect_request(lambda request: request.resource_type == "fetch", timeout=5_000):
+        pass
+    # Headless Chromium keeps every tab visible (Playwright has no API to hide one), so the
+    # page is told it is hidden the way a browser tells it: document.hidden and the event.
+    page.evaluate(SET_VISIBILITY, True)
+    page.wait_for_timeout(300)
+    count = len(requests)
+    page.wait_for_timeout(3_000)
+    assert len(requests) == count
+    with page.expect_request(lambda request: request.resource_type == "fetch", timeout=2_000):
+        page.evaluate(SET_VISIBILITY, False)  # visible again: refreshed at once, not a period later
+    assert page.errors == []
+
+
+def test_without_javascript_the_page_reloads_itself(browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        loads = []
+        page.on("request", lambda request: loads.append(request) if request.resource_type == "document" else None)
+        page.goto(f"{server.url}/training?_refresh=1")
+        assert page.locator("noscript").count() >= 1
+        for _ in range(2):
+            with page.expect_request(lambda request: request.resource_type == "document", timeout=5_000):
+                pass
+        assert len(loads) >= 3
+        assert all(request.url.endswith("/training?_refresh=1") for request in loads)
+    finally:
+        context.close()
+
+
+def test_a_page_opened_on_a_failing_plot_recovers_by_itself(page, server, log_dir):
+    (log_dir / training.LOG_NAME).write_text("not,a,training,log\n1,2,3,4\n")
+    page.goto(f"{server.url}/training?_refresh=1")
+    assert page.locator("#failure pre.traceback").count() == 1  # the traceback, on the page
+    assert page.locator("#status").get_attribute("class") == "status failed"
+    page.wait_for_function("() => { const img = document.getElementById('plot'); return img.complete && img.naturalWidth > 0; }")
+
+    training.write_training_log(log_dir / training.LOG_NAME, rows=40)
+    page.wait_for_function("() => document.getElementById('status').textContent.startsWith('updated')", timeout=10_000)
+    assert page.locator("#failure").count() == 0
+    assert decode(page.evaluate(SHOWN_PIXELS)) == served_pixels(server)
+    assert page.errors == []
