@@ -455,13 +455,18 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
     if text.startswith("~"):
         raise PathRefused("~ paths are not accepted: give a file under the data directory", 403)
     root = data_dir.resolve()
+    # Containment first, existence after: a 400 for a missing file outside would tell a client
+    # which files exist there.
     try:
-        path = (root / text).resolve(strict=True)
-    except (OSError, RuntimeError):
+        path = (root / text).resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop
         raise PathRefused("no such file under the data directory") from None
     if not path.is_relative_to(root):
         raise PathRefused("that file is outside the data directory", 403)
-    info = path.stat()
+    try:
+        info = path.stat()
+    except OSError:
+        raise PathRefused("no such file under the data directory") from None
     if not stat.S_ISREG(info.st_mode):
         raise PathRefused("not a regular file")
     if info.st_size > max_bytes:
@@ -2053,22 +2058,22 @@ def print_plots(plots: dict[str, Plot]) -> None:
 
 # plac reads these as the command line: (help, kind, short flag, type, choices).
 CLI = {
-    "port": ("port to listen on (default 9999, or the next free one); 0 picks any free port", "option", "p", int),
-    "host": ("address to listen on; the default keeps plotserve private to this machine", "option", "H"),
+    "port": ("port to listen on (default 9999, or the next free one); 0 picks any free port", "option", "p", int, None, "N"),
+    "host": ("address to listen on (default 127.0.0.1: this machine only)", "option", "H", str, None, "ADDR"),
     "no_browser": ("do not open a web browser", "flag", "n"),
-    "data_dir": ("folder whose files file parameters may name (default: the current folder)", "option", "d"),
-    "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int),
-    "timeout": ("seconds one render may take", "option", "t", float),
-    "cache_mb": ("megabytes of rendered images to keep", "option", "c", float),
+    "data_dir": ("folder whose files file parameters may name (default: the current folder)", "option", "d", str, None, "DIR"),
+    "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int, None, "N"),
+    "timeout": ("seconds one render may take (default 30)", "option", "t", float, None, "S"),
+    "cache_mb": ("megabytes of rendered images to keep (default 64)", "option", "c", float, None, "MB"),
     # plac gives an option without a short flag only a one-dash name (-max-dpi): every option has one.
-    "max_pixels": ("largest image, in megapixels", "option", "M", float),
-    "max_dpi": ("highest dpi a request may ask for", "option", "D", int),
-    "max_file_mb": ("largest data file a file parameter may name, in MB", "option", "F", float),
-    "start_method": ("how render processes start", "option", "S", str, ["fork", "spawn", "forkserver"]),
-    "token": ("token clients must give; generated when --host is not loopback; '' for none", "option", "T"),
-    "allow_host": ("comma-separated host names the server may be reached by, besides its address", "option", "A"),
-    "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g"),
-    "output": ("with --get, write the body to this file", "option", "o"),
+    "max_pixels": ("largest image, in megapixels (default 25)", "option", "M", float, None, "MP"),
+    "max_dpi": ("highest dpi a request may ask for (default 600)", "option", "D", int, None, "N"),
+    "max_file_mb": ("largest data file a file parameter may name, in MB (default 1024)", "option", "F", float, None, "MB"),
+    "start_method": ("how render processes start", "option", "S", str, ["fork", "spawn", "forkserver"], "METHOD"),
+    "token": ("token clients must give; generated when --host is not loopback; '' for none", "option", "T", str, None, "TOKEN"),
+    "allow_host": ("comma-separated host names the server may be reached by", "option", "A", str, None, "HOSTS"),
+    "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g", str, None, "URL"),
+    "output": ("with --get, write the body to this file", "option", "o", str, None, "FILE"),
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
     "quiet": ("do not log requests", "flag", "q"),
     "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),

@@ -493,7 +493,7 @@ def test_a_bad_form_submission_is_not_redirected(kinds):
         ("folder", 400, "not a regular file"),
         ("fifo", 400, "not a regular file"),
         ("missing.csv", 400, "no such file"),
-        ("../outside/missing.csv", 400, "no such file"),
+        ("../outside/missing.csv", 403, "outside the data directory"),  # never tells what exists outside
         ("a.csv\x00.png", 400, "give a file name"),
         ("", 400, "a value is required"),
     ],

@@ -1,0 +1,291 @@
+"""Faults and load: slow clients, too many renders, clients that hang up, plots that misbehave,
+and stopping the server while it works. Each must cost one request at most, never the server.
+"""
+
+import contextlib
+import http.client
+import json
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import pytest
+from conftest import ROOT, running_server
+
+import plotserve
+
+SEC_FAULTS = str(ROOT / "tests" / "sources" / "sec_faults.py")
+
+
+@pytest.fixture(scope="module")
+def pool():
+    """The misbehaving plots in two worker processes, with a 3 s time limit per render."""
+    with running_server(SEC_FAULTS, workers=2, timeout=3) as client:
+        wait_for_workers(client, 2)
+        yield client
+
+
+def wait_for_workers(client, count: int, seconds: float = 60) -> None:
+    """Wait until ``count`` worker processes are alive (replacements start in the background)."""
+    deadline = time.monotonic() + seconds
+    while client.health()["workers_alive"] != count:
+        assert time.monotonic() < deadline, client.health()
+        time.sleep(0.05)
+
+
+def unique() -> int:
+    """A number that makes a view distinct, so that it is rendered rather than found in the cache."""
+    return time.monotonic_ns()
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    chunks = []
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- slow and idle clients ------------------------------------------------------------------------
+
+
+def test_half_open_connections_do_not_stop_a_normal_client(pool):
+    held = []
+    try:
+        for index in range(50):
+            sock = socket.create_connection(("127.0.0.1", pool.port), timeout=10)
+            # Half a request line, or a request line and half the headers, then nothing.
+            sock.sendall(b"GET /ok.png?n=1 HT" if index % 2 else b"GET /ok.png?n=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Sl")
+            held.append(sock)
+        started = time.monotonic()
+        answer = pool.get(f"/ok.png?view={unique()}", timeout=10)  # a render, not a cache hit
+        elapsed = time.monotonic() - started
+        assert answer.status == 200
+        assert answer.image().size == (800, 500)
+        assert elapsed < 2.0, f"a normal client waited {elapsed:.2f} s behind 50 half-open connections"
+    finally:
+        for sock in held:
+            sock.close()
+    assert pool.health()["status"] == "ok"
+
+
+class OneSecondHandler(plotserve.PlotRequestHandler):
+    """The handler with a 1 s time-out, so that the test of it is short."""
+
+    timeout = 1
+
+
+@pytest.fixture(scope="module")
+def short_timeout():
+    with running_server(SEC_FAULTS, workers=0, handler_class=OneSecondHandler) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"GET /ok.json HT", b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ids=["nothing", "half a request line", "half the headers", "an idle keep-alive"],
+)
+def test_idle_connections_are_closed_by_the_server(short_timeout, sent):
+    with socket.create_connection(("127.0.0.1", short_timeout.port), timeout=15) as sock:
+        sock.sendall(sent)
+        # The server's 1 s time-out closes the socket: EOF comes long before the client's 15 s would.
+        received = read_until_closed(sock)
+    if sent.endswith(b"\r\n\r\n"):
+        assert received.startswith(b"HTTP/1.1 200 OK") and received.count(b"HTTP/1.1 ") == 1
+    else:
+        assert received == b""  # no answer to half a request: just the close
+    assert short_timeout.get("/ok.json").status == 200
+
+
+# -- bounded concurrency --------------------------------------------------------------------------
+
+
+def _fire_at_once(client, paths: list[str]) -> list:
+    """Send every path at the same moment, each on its own connection; the answers in order."""
+    barrier = threading.Barrier(len(paths))
+    answers: list = [None] * len(paths)
+
+    def ask(index: int) -> None:
+        barrier.wait(10)
+        try:
+            answers[index] = client.get(paths[index], timeout=60)
+        except OSError as error:
+            answers[index] = error
+
+    threads = [threading.Thread(target=ask, args=(index,), daemon=True) for index in range(len(paths))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(90)
+    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    return answers
+
+
+@pytest.mark.parametrize("suffix", [".png", ""])
+def test_renders_beyond_the_queue_limit_get_503_with_retry_after(suffix):
+    with running_server(SEC_FAULTS, workers=2, max_pending=2, timeout=20) as client:
+        wait_for_workers(client, 2)
+        base = unique()
+        answers = _fire_at_once(client, [f"/slow{suffix}?seconds=1.5&n={base + index}" for index in range(10)])
+        statuses = [getattr(answer, "status", answer) for answer in answers]
+        assert set(statuses) <= {200, 503}, statuses
+        assert statuses.count(503) >= 1 and statuses.count(200) >= 2, statuses
+        for answer in answers:
+            if answer.status == 503:
+                assert re.fullmatch(r"\d+", answer.headers["retry-after"])
+                assert "renders are waiting" in answer.headers["x-plotserve-error"]
+            elif suffix == ".png":
+                assert answer.image().size == (800, 500)
+        # The queue drains: once the slow renders are done, the server takes work again.
+        assert client.get(f"/ok.png?view={unique()}").status == 200
+
+
+# -- clients that hang up -------------------------------------------------------------------------
+
+
+def _server_sockets_to(port: int, client_port: int) -> list:
+    """The server's end of a connection from client_port (the server runs in this process)."""
+    return [c for c in psutil.Process().net_connections("tcp") if c.laddr.port == port and c.raddr and c.raddr.port == client_port]
+
+
+def _hang_up(port: int, request: bytes, read: int, reset: bool) -> int:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    client_port = sock.getsockname()[1]
+    sock.sendall(request)
+    received = 0
+    while received < read:
+        received += len(sock.recv(read - received))
+    if reset:  # close with RST at once, as a crashed client would
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+    return client_port
+
+
+@pytest.mark.parametrize(
+    "path, read, reset",
+    [
+        ("/big.svg?points={n}", 200, False),
+        ("/big.svg?points={n}", 200, True),
+        ("/big.pdf?points={n}", 200, True),
+        ("/big.svg?points={n}", 0, False),  # hang up right after asking
+        ("/slow.png?seconds=0.5&n={n}", 0, True),
+        ("/slow?seconds=0.5&n={n}", 0, False),
+    ],
+)
+def test_a_client_that_hangs_up_mid_response_does_no_harm(capfd, path, read, reset):
+    with running_server(SEC_FAULTS, workers=2, quiet=False) as client:
+        wait_for_workers(client, 2)
+        request = f"GET {path.format(n=40_000 + unique() % 1000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+        client_port = _hang_up(client.port, request, read, reset)
+        # Wait until the server has finished with that connection: its socket is gone.
+        deadline = time.monotonic() + 30
+        while _server_sockets_to(client.port, client_port):
+            assert time.monotonic() < deadline, "the server kept the connection of a client that hung up"
+            time.sleep(0.05)
+        answer = client.get("/big.svg?points=1000")
+        assert answer.status == 200 and answer.body.rstrip().endswith(b"</svg>")
+        assert client.health()["workers_alive"] == 2
+        err = capfd.readouterr().err
+    assert "GET /big.svg?points=1000" in err  # the log was captured
+    assert "Traceback" not in err, err
+    assert "Exception occurred" not in err, err
+
+
+# -- plots that misbehave -------------------------------------------------------------------------
+
+FAULTS = [
+    ("raise", 500, "ValueError: bad"),
+    ("hang", 504, "took longer than the 3 s limit"),
+    ("recurse", 500, "recursed too deeply"),
+    ("exit", 500, "died (exit code 7)"),
+    ("sysexit", 500, "SystemExit: 3"),
+]
+
+
+@pytest.mark.parametrize("plot, status, message", FAULTS, ids=[fault[0] for fault in FAULTS])
+def test_a_plot_that_fails_costs_only_its_own_request(pool, plot, status, message):
+    for suffix in (".png", ""):
+        answer = pool.get(f"/{plot}{suffix}", timeout=30)
+        assert answer.status == status, answer.headers.get("x-plotserve-error")
+        assert message in answer.headers["x-plotserve-error"]
+        if suffix == ".png":
+            assert answer.image().size == (800, 500)  # an image that says what went wrong
+        else:
+            assert message in answer.text
+        following = pool.get(f"/ok.png?view={unique()}", timeout=30)
+        assert following.status == 200
+        assert following.image().size == (800, 500)
+    wait_for_workers(pool, 2)  # a killed or crashed worker has been replaced
+
+
+@pytest.mark.parametrize("plot, message", [("raise", "ValueError: bad"), ("recurse", "recursed too deeply"), ("sysexit", "SystemExit: 3")])
+def test_a_plot_that_fails_in_process_costs_only_its_own_request(plot, message):
+    with running_server(SEC_FAULTS, workers=0) as client:
+        for suffix in (".png", ""):
+            answer = client.get(f"/{plot}{suffix}")
+            assert answer.status == 500
+            assert message in answer.headers["x-plotserve-error"]
+            assert client.get(f"/ok.png?view={unique()}").status == 200
+
+
+# -- stopping -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_the_server_stops_promptly_and_leaves_no_workers(stop):
+    command = [sys.executable, str(ROOT / "plotserve.py"), SEC_FAULTS, "--port", "0", "--no-browser", "--workers", "2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "plotserve printed nothing"
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", process.stdout.readline()).group(1))
+        deadline = time.monotonic() + 60
+        while True:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/-/health.json")
+            health = json.loads(connection.getresponse().read())
+            connection.close()
+            if health["workers_alive"] == 2:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        outcomes: list = []
+
+        def slow(n: int) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            try:
+                connection.request("GET", f"/slow.png?seconds=30&n={n}")
+                outcomes.append(connection.getresponse().status)
+            except OSError as error:  # the server went away: that is an answer too
+                outcomes.append(type(error).__name__)
+
+        clients = [threading.Thread(target=slow, args=(n,), daemon=True) for n in range(3)]
+        for thread in clients:
+            thread.start()
+        time.sleep(1.0)  # let the renders reach the workers
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert sorted(child.pid for child in children) == sorted(health["worker_pids"])
+        process.send_signal(stop)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"plotserve was still running 10 s after {stop.name}")
+        _, alive = psutil.wait_procs(children, timeout=5)
+        assert alive == [], f"worker processes left behind: {alive}"
+        for thread in clients:
+            thread.join(15)
+        assert len(outcomes) == 3  # every client in flight got an answer or a closed connection
+        _, err = process.communicate(timeout=10)
+        assert "Traceback" not in err, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
