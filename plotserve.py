@@ -1675,6 +1675,9 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     # answer has no status line and no headers, so not even X-Content-Type-Options.
     default_request_version = "HTTP/1.0"
     timeout = 15  # seconds a client may keep a socket silent: slow or idle clients let go
+    # Headers and body go out as two writes; with Nagle's algorithm on, a keep-alive client's
+    # delayed ACK holds the body back 40 ms.
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         self._answer(self._respond_or_500(), send_body=True)
