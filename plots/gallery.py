@@ -17,16 +17,12 @@ from plotserve import Range
 class Gallery(plotserve.PlotRequestHandler):
     """A handler whose `plot_` methods are plots; plotserve makes it without calling __init__."""
 
-    def _readings(
-        self, points: int, start: datetime.date, seed: int
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _readings(self, points: int, start: datetime.date, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """Timestamps over a year from `start`, and seasonal values with noise."""
         rng = np.random.default_rng(seed)
         days = np.sort(rng.uniform(0, 365, points))
         times = np.datetime64(start, "s") + (days * 86400).astype("timedelta64[s]")
-        values = (
-            12 - 9 * np.cos(2 * np.pi * days / 365) + 2.5 * rng.standard_normal(points)
-        )
+        values = 12 - 9 * np.cos(2 * np.pi * days / 365) + 2.5 * rng.standard_normal(points)
         return times, values
 
     def plot_scatter(
@@ -66,10 +62,7 @@ class Gallery(plotserve.PlotRequestHandler):
             cmap: Colour map.
         """
         y, x = np.mgrid[0 : 1 : size * 1j, 0 : 1 : size * 1j]
-        field = sum(
-            np.cos(25 * np.hypot(x - source_x, y - source_y))
-            for source_x, source_y in ((0.3, 0.5), (0.7, 0.5))
-        )
+        field = sum(np.cos(25 * np.hypot(x - source_x, y - source_y)) for source_x, source_y in ((0.3, 0.5), (0.7, 0.5)))
         fig = Figure(figsize=(6, 5), layout="constrained")
         ax = fig.add_subplot()
         image = ax.imshow(field, cmap=cmap, origin="lower", extent=(0, 1, 0, 1))

@@ -55,9 +55,7 @@ def _csv_line(row: dict[str, float]) -> str:
 
 def make_training_log(rows: int = 200, seed: int = 0) -> pd.DataFrame:
     """A plausible training log of `rows` epochs, numbered from 1."""
-    return pd.DataFrame(
-        [_epoch_row(epoch, seed) for epoch in range(1, rows + 1)], columns=COLUMNS
-    )
+    return pd.DataFrame([_epoch_row(epoch, seed) for epoch in range(1, rows + 1)], columns=COLUMNS)
 
 
 def write_training_log(path: str | Path, rows: int = 200, seed: int = 0) -> Path:
@@ -114,10 +112,7 @@ def plot_training(
     """
     unknown = [name for name in metrics if name not in METRICS]
     if unknown:
-        raise ValueError(
-            f"unknown metric {', '.join(map(repr, unknown))}; "
-            f"valid metrics: {', '.join(METRICS)}"
-        )
+        raise ValueError(f"unknown metric {', '.join(map(repr, unknown))}; valid metrics: {', '.join(METRICS)}")
     if last is not None and last < 1:
         raise ValueError(f"last must be at least 1, got {last}")
     metrics = list(dict.fromkeys(metrics))

@@ -80,8 +80,7 @@ def plot_spectrum(
     """
     if len(frequencies) != len(amplitudes):
         raise ValueError(
-            f"frequencies and amplitudes must have the same length, "
-            f"got {len(frequencies)} frequencies and {len(amplitudes)} amplitudes"
+            f"frequencies and amplitudes must have the same length, got {len(frequencies)} frequencies and {len(amplitudes)} amplitudes"
         )
     if not frequencies:
         raise ValueError("give at least one frequency")
@@ -94,10 +93,7 @@ def plot_spectrum(
     sample_rate = 10 * max(frequencies)
     count = int(min(max(512, 8 * sample_rate / min(frequencies)), 2**16))
     time = np.arange(count) / sample_rate
-    signal = sum(
-        amplitude * np.sin(2 * np.pi * frequency * time)
-        for frequency, amplitude in zip(frequencies, amplitudes, strict=True)
-    )
+    signal = sum(amplitude * np.sin(2 * np.pi * frequency * time) for frequency, amplitude in zip(frequencies, amplitudes, strict=True))
     if window is Window.HANN:
         taper = np.hanning(count)
     elif window is Window.HAMMING:
