@@ -7,6 +7,7 @@ import io
 import os
 import pathlib
 import shutil
+import socket
 import sys
 import threading
 
@@ -83,10 +84,11 @@ class Client:
 
 
 @contextlib.contextmanager
-def running_server(*sources: str, **options):
-    """Start a real PlotServer on 127.0.0.1 with an ephemeral port; stop it afterwards."""
+def running_server(*sources: str, address=("127.0.0.1", 0), **options):
+    """Start a real PlotServer (on 127.0.0.1 and an ephemeral port unless ``address`` says
+    otherwise; it is always asked over 127.0.0.1), and stop it afterwards."""
     options.setdefault("quiet", True)
-    server = plotserve.PlotServer(("127.0.0.1", 0), sources, **options)
+    server = plotserve.PlotServer(address, sources, **options)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -141,3 +143,17 @@ def page(browser):
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     yield page
     context.close()
+
+
+def exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
+    """Send bytes exactly as given; read until the server closes the connection."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        try:
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            if not chunks:
+                raise
+    return b"".join(chunks)

@@ -6,11 +6,10 @@ After each one the server must still be serving: every test ends by asking it fo
 import os
 import re
 import secrets
-import socket
 import urllib.parse
 
 import pytest
-from conftest import ROOT, running_server
+from conftest import ROOT, exchange, running_server
 
 import plotserve
 
@@ -20,20 +19,6 @@ SEC_FAULTS = str(SOURCES / "sec_faults.py")
 TRAINING = str(ROOT / "plots" / "training.py")
 SECRET = "SECRET-" + secrets.token_hex(8)  # lives in a file outside the data directory
 FILE_CAP = 4096  # bytes: Limits(max_file_bytes=...) for the file tests
-
-
-def exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
-    """Send bytes exactly as given; read until the server closes the connection."""
-    chunks = []
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            if not chunks:
-                raise
-    return b"".join(chunks)
 
 
 def status_of(raw: bytes) -> int:

@@ -10,15 +10,13 @@ import json
 import re
 import secrets
 import select
-import socket
 import subprocess
 import sys
-import threading
 import urllib.parse
 
 import psutil
 import pytest
-from conftest import ROOT, Client, running_server
+from conftest import ROOT, Client, exchange, running_server
 
 import plotserve
 
@@ -26,36 +24,6 @@ SEC_FAULTS = str(ROOT / "tests" / "sources" / "sec_faults.py")
 WAVES = str(ROOT / "plots" / "waves.py")
 # A header line as it must look on the wire: a token, a colon, printable ASCII only.
 HEADER_LINE = re.compile(rb"^[!#$%&'*+.^_`|~0-9A-Za-z-]+: [\x20-\x7e]*$")
-
-
-@contextlib.contextmanager
-def serving(address, *sources, **options):
-    """A real PlotServer on ``address`` (e.g. 0.0.0.0), asked over 127.0.0.1."""
-    options.setdefault("quiet", True)
-    options.setdefault("workers", 0)
-    server = plotserve.PlotServer(address, sources, **options)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Client(server, "127.0.0.1", server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
-
-
-def exchange(port: int, data: bytes, timeout: float = 10) -> bytes:
-    """Send bytes exactly as given; read until the server closes the connection."""
-    chunks = []
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        try:
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        except ConnectionResetError:
-            if not chunks:
-                raise
-    return b"".join(chunks)
 
 
 def split_response(raw: bytes) -> tuple[int, list[bytes], bytes]:
@@ -85,7 +53,7 @@ def local():
 @pytest.fixture(scope="module")
 def exposed():
     """A server bound to every interface: it generated a token."""
-    with serving(("0.0.0.0", 0), WAVES) as client:
+    with running_server(WAVES, workers=0, address=("0.0.0.0", 0)) as client:
         yield client
 
 
@@ -141,7 +109,7 @@ def test_token_is_generated_off_loopback_and_printed_in_the_url(exposed):
     assert not server.local
     assert len(server.token) >= 24
     assert server.url == f"http://127.0.0.1:{exposed.port}/?token={server.token}"
-    with serving(("0.0.0.0", 0), WAVES) as other:
+    with running_server(WAVES, workers=0, address=("0.0.0.0", 0)) as other:
         assert other.server.token != server.token  # generated afresh, not a constant
 
 
@@ -210,14 +178,14 @@ def test_token_in_an_authorization_header(exposed):
 
 def test_a_given_token_is_used():
     given = "given-" + secrets.token_hex(4)
-    with serving(("0.0.0.0", 0), WAVES, token=given) as client:
+    with running_server(WAVES, workers=0, address=("0.0.0.0", 0), token=given) as client:
         assert client.server.url.endswith(f"/?token={given}")
         assert client.get("/wave.json", {"Authorization": f"token {given}"}).status == 200
         assert client.get("/wave.json").status == 403
 
 
 def test_token_is_never_logged(capfd):
-    with serving(("0.0.0.0", 0), WAVES, quiet=False) as client:
+    with running_server(WAVES, workers=0, address=("0.0.0.0", 0), quiet=False) as client:
         token = client.server.token
         encoded = "".join(f"%{ord(char):02X}" for char in token)
         answers = [
