@@ -56,6 +56,7 @@ import traceback
 import types
 import typing
 import urllib.parse
+import warnings
 import webbrowser
 
 import matplotlib
@@ -848,7 +849,8 @@ def error_image(
     figure.text(0.04, 0.92, title, color="#b00020", fontsize=14, weight="bold", va="top")
     figure.text(0.04, 0.80, wrapped, fontsize=9, family="monospace", va="top")
     buffer = io.BytesIO()
-    with _render_lock:
+    with _render_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # glyphs the font lacks: the message is still readable
         figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
     return buffer.getvalue()
 
