@@ -1290,7 +1290,7 @@ button { font: inherit; padding: 0.4rem 1rem; border-radius: 5px; border: 1px so
 button.secondary { background: #fff; color: var(--accent); }
 .refresh { display: flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; color: var(--muted); }
 .refresh input { width: 5.5em; padding: 0.3rem; border: 1px solid var(--line); border-radius: 5px; }
-.figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem; }
+.figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem; min-width: 0; }
 .figure img { display: block; width: 100%; max-width: 1000px; height: auto; margin: 0 auto; }
 .toolbar { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; font-size: 0.85rem;
         color: var(--muted); border-top: 1px solid var(--line); margin-top: 0.6rem; padding-top: 0.6rem; }
@@ -1299,7 +1299,7 @@ button.secondary { background: #fff; color: var(--accent); }
 .toolbar a { color: var(--accent); }
 .placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
 pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
-        font-size: 0.8rem; }
+        font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 
 PAGE_SCRIPT = """\
