@@ -889,13 +889,16 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
     # Under forkserver the parent is the fork server, never the server: watch the server's
     # sentinel instead. Under fork and spawn getppid() is the quicker test (siblings may hold
     # copies of the sentinel pipe).
-    watch_ppid = os.getppid() == parent_pid
-    parent = multiprocessing.parent_process()
+    if os.getppid() == parent_pid:
+        server_gone = lambda: os.getppid() != parent_pid  # noqa: E731
+    else:
+        parent = multiprocessing.parent_process()
+        server_gone = lambda: parent is not None and not parent.is_alive()  # noqa: E731
     connection.send(("ready", os.getpid()))
     while True:
         if not connection.poll(1.0):
-            if os.getppid() != parent_pid if watch_ppid else parent is not None and not parent.is_alive():
-                return  # the server is gone
+            if server_gone():
+                return
             continue
         try:
             job = connection.recv()
