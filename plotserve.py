@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import datetime
 import enum
+import functools
 import hashlib
 import hmac
 import html
@@ -839,6 +840,7 @@ _STABLE_METADATA = {
 }
 
 
+@functools.lru_cache(maxsize=64)  # a failing plot is asked again on every refresh: draw its picture once
 def error_image(
     title: str, message: str, fmt: str = "png", width: float = DEFAULT_WIDTH, height: float = DEFAULT_HEIGHT, dpi: float = DEFAULT_DPI
 ) -> bytes:
@@ -1093,7 +1095,6 @@ class Rendered:
     etag: str
     seconds: float  # how long the render took
     rendered_at: float  # time.time() when it was made
-    live: bool  # no tracked input: valid for the live interval only
 
 
 class RenderCache:
@@ -1198,7 +1199,7 @@ class ImageService:
                 body, seconds = self.renderer.render(job)
                 if live:  # no inputs to key on: the picture itself says whether it changed
                     etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
-                flight.result = Rendered(body, etag, seconds, time.time(), live)
+                flight.result = Rendered(body, etag, seconds, time.time())
                 self.cache.put(key, flight.result)
                 self.count("renders")
             except PlotFailed as error:
@@ -1982,17 +1983,19 @@ class PlotServer(http.server.ThreadingHTTPServer):
             key, _, value = part.strip().partition("=")
             if key == TOKEN_COOKIE:
                 cookie_token = value
-        for given in (query_token, header_token, cookie_token):
-            if given and hmac.compare_digest(given.encode(), self.token.encode()):
-                if given is query_token and given is not cookie_token:
-                    handler._token_cookie = True
-                    # Set the cookie and drop the token from the address bar.
-                    url = urllib.parse.urlsplit(handler.path)
-                    rest = urllib.parse.urlencode([(k, v) for k, v in split_query(url.query)[0] if k != "token"])
-                    cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
-                    return Response(303, b"", headers={"Location": _with_query(url.path, rest), "Set-Cookie": cookie})
-                return None
+        if self._is_token(query_token):
+            # Set the cookie, so links and images keep working, and drop the token from the address bar.
+            url = urllib.parse.urlsplit(handler.path)
+            rest = urllib.parse.urlencode([(k, v) for k, v in split_query(url.query)[0] if k != "token"])
+            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            return Response(303, b"", headers={"Location": _with_query(url.path, rest), "Set-Cookie": cookie})
+        if self._is_token(header_token) or self._is_token(cookie_token):
+            return None
         return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
+
+    def _is_token(self, given: str) -> bool:
+        """Whether a client gave the right token, compared in constant time."""
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
 
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
@@ -2036,12 +2039,12 @@ def _examples(data_dir: str | None) -> tuple[list[str], pathlib.Path, tempfile.T
     return sources, pathlib.Path(folder.name), folder
 
 
-def get_url(server: PlotServer, url: str) -> tuple[int, bytes, str]:
+def get_url(server: PlotServer, url: str, timeout: float) -> tuple[int, bytes, str]:
     """Ask a running server for a URL over HTTP: (status, body, error message)."""
     import http.client
 
     host, port = server.server_address[:2]
-    connection = http.client.HTTPConnection(host, port, timeout=server.renderer.__dict__.get("timeout", 30) + 30)
+    connection = http.client.HTTPConnection(host, port, timeout=timeout)
     path = url if url.startswith("/") else "/" + url
     connection.request("GET", path, headers={"Authorization": f"token {server.token}"} if server.token else {})
     answer = connection.getresponse()
@@ -2130,7 +2133,9 @@ def main(
         server = PlotServer(("127.0.0.1", 0), **{**options, "workers": 0, "quiet": True})
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
-            status, body, message = get_url(server, get)
+            status, body, message = get_url(server, get, timeout)
+        except TimeoutError:
+            status, body, message = 504, b"", f"no answer within the {timeout:g} s limit"
         finally:
             server.shutdown()
             server.server_close()

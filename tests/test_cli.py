@@ -294,6 +294,14 @@ def test_get_fails_with_the_error_on_stderr(args, url, expected):
     assert "Traceback" not in stderr
 
 
+def test_get_gives_up_after_the_timeout():
+    slow = str(pathlib.Path(__file__).parent / "sources" / "live_faults.py")
+    result = run(PLOTSERVE, slow, "--timeout", "1", "--get", "/slow.png?seconds=5")
+    assert result.returncode == 1
+    assert result.stderr.decode().startswith("plotserve: /slow.png?seconds=5: 504 no answer within the 1 s limit")
+    assert "Traceback" not in result.stderr.decode()
+
+
 def test_list_prints_the_plots_and_their_parameters():
     result = run(PLOTSERVE, WAVES, KINDS, "--list")
     assert result.returncode == 0, result.stderr
