@@ -923,21 +923,33 @@ class _Worker:
     process: multiprocessing.Process
     connection: typing.Any
     jobs: int = 0
+    settled_rss: int = 0  # resident bytes after its first render: what it grows from
 
 
 class WorkerPool:
     """Worker processes that render plots, each one job at a time.
 
     A render that passes the time limit kills its worker; a worker that dies, or has rendered
-    ``max_jobs`` plots, or has grown past ``max_rss`` bytes is replaced by a fresh one.
+    ``max_jobs`` plots, or has grown by more than ``max_growth`` bytes since its first render
+    is replaced by a fresh one.
     """
 
     def __init__(
-        self, size, sources, handler_class, limits, *, start_method=None, timeout=30.0, max_pending=None, max_jobs=500, max_rss=1 << 30
+        self,
+        size,
+        sources,
+        handler_class,
+        limits,
+        *,
+        start_method=None,
+        timeout=30.0,
+        max_pending=None,
+        max_jobs=10_000,
+        max_growth=256 << 20,
     ):
         self.context = multiprocessing.get_context(start_method)
         self.size, self.sources, self.handler_class, self.limits = size, list(sources), handler_class, limits
-        self.timeout, self.max_jobs, self.max_rss = timeout, max_jobs, max_rss
+        self.timeout, self.max_jobs, self.max_growth = timeout, max_jobs, max_growth
         self.max_pending = max_pending or 8 * size
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.lock = threading.Lock()
@@ -1021,9 +1033,10 @@ class WorkerPool:
                 self._retire(worker)
                 raise WorkerCrashed(f"the process rendering plot_{job.plot} died (exit code {code})") from None
             worker.jobs += 1
+            worker.settled_rss = worker.settled_rss or rss
             with self.lock:
                 self.open_figures[worker.process.pid] = open_figures
-            if worker.jobs >= self.max_jobs or rss > self.max_rss:
+            if worker.jobs >= self.max_jobs or rss - worker.settled_rss > self.max_growth:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
                 self.idle.put(worker)
@@ -1091,6 +1104,7 @@ class InProcessRenderer:
 class Rendered:
     """A rendered image as the cache keeps it."""
 
+    key: str  # the view and the state of its input files when it was drawn
     body: bytes
     etag: str
     seconds: float  # how long the render took
@@ -1098,7 +1112,11 @@ class Rendered:
 
 
 class RenderCache:
-    """Rendered images by key, least recently used dropped first, bounded in bytes."""
+    """The latest rendered image of each view, least recently used dropped first, bounded in bytes.
+
+    One entry per view: when a view's input files change, its new picture replaces the old one,
+    which no request could ask for again.
+    """
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
@@ -1106,23 +1124,23 @@ class RenderCache:
         self.bytes = 0
         self.lock = threading.Lock()
 
-    def get(self, key: str) -> Rendered | None:
-        """The entry for key, marked as recently used, or None."""
+    def get(self, view: str) -> Rendered | None:
+        """The entry for a view, marked as recently used, or None."""
         with self.lock:
-            entry = self.entries.get(key)
+            entry = self.entries.get(view)
             if entry is not None:
-                self.entries.move_to_end(key)
+                self.entries.move_to_end(view)
             return entry
 
-    def put(self, key: str, entry: Rendered) -> None:
-        """Keep an entry, dropping the least recently used ones past the byte bound."""
-        if len(entry.body) > self.max_bytes:
-            return
+    def put(self, view: str, entry: Rendered) -> None:
+        """Keep a view's entry in place of its older one, dropping the least recently used past the bound."""
         with self.lock:
-            old = self.entries.pop(key, None)
+            old = self.entries.pop(view, None)
             if old is not None:
                 self.bytes -= len(old.body)
-            self.entries[key] = entry
+            if len(entry.body) > self.max_bytes:
+                return
+            self.entries[view] = entry
             self.bytes += len(entry.body)
             while self.bytes > self.max_bytes:
                 _, dropped = self.entries.popitem(last=False)
@@ -1152,42 +1170,54 @@ class ImageService:
         with self.lock:
             self.counts[name] += 1
 
-    def key(self, plot: Plot, request: Request, fmt: str) -> tuple[str, bool]:
-        """(cache key, live): the key covers code, values, format, size and input files."""
+    def key(self, plot: Plot, request: Request, fmt: str) -> tuple[str, str, bool]:
+        """(view, key, live): the view is code, values, format and size; the key adds the input files' state."""
         inputs = tracked_files(plot, request, self.limits)
-        parts = [plot.name, plot.fingerprint, fmt, request.canonical_query(plot, image=True), repr(inputs)]
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest(), not inputs
+        view = hashlib.sha256("\n".join([plot.name, plot.fingerprint, fmt, request.canonical_query(plot, image=True)]).encode()).hexdigest()
+        return view, hashlib.sha256(f"{view}\n{inputs!r}".encode()).hexdigest(), not inputs
 
     def get(self, plot: Plot, request: Request, fmt: str, if_none_match: str | None = None) -> Rendered | None:
         """The image for a view, or None where ``if_none_match`` shows the client has it already.
 
         Raises PlotFailed (and kin) when the plot cannot be drawn.
         """
-        key, live = self.key(plot, request, fmt)
+        view, key, live = self.key(plot, request, fmt)
         etag = f'"{key[:32]}"'
         if not live and _etag_matches(if_none_match, etag):
             self.count("not_modified")
             return None
-        entry = self.cache.get(key)
-        if entry is not None and not (live and time.time() - entry.rendered_at > self.live_seconds):
+        entry = self._cached(view, key, live)
+        if entry is not None:
             if _etag_matches(if_none_match, entry.etag):
                 self.count("not_modified")
                 return None
             self.count("cache_hits")
             return entry
-        entry = self._render_once(key, live, etag, plot, request, fmt)
+        entry = self._render_once(view, key, live, etag, plot, request, fmt)
         if _etag_matches(if_none_match, entry.etag):
             self.count("not_modified")
             return None
         return entry
 
-    def _render_once(self, key, live, etag, plot, request, fmt) -> Rendered:
+    def _cached(self, view: str, key: str, live: bool) -> Rendered | None:
+        """The kept picture of a view if it is still the right one: same input files, or live and recent."""
+        entry = self.cache.get(view)
+        if entry is None or entry.key != key or (live and time.time() - entry.rendered_at > self.live_seconds):
+            return None
+        return entry
+
+    def _render_once(self, view, key, live, etag, plot, request, fmt) -> Rendered:
         """Render, or wait for the identical render already under way."""
         with self.lock:
             flight = self.flights.get(key)
             leader = flight is None
-            if leader:
+            # An identical render may have finished since the caller looked: its picture is in the cache.
+            cached = self._cached(view, key, live) if leader else None
+            if leader and cached is None:
                 flight = self.flights[key] = _Flight()
+        if cached is not None:
+            self.count("cache_hits")
+            return cached
         if not leader:
             flight.done.wait()
             self.count("shared_renders")
@@ -1199,8 +1229,8 @@ class ImageService:
                 body, seconds = self.renderer.render(job)
                 if live:  # no inputs to key on: the picture itself says whether it changed
                     etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
-                flight.result = Rendered(body, etag, seconds, time.time())
-                self.cache.put(key, flight.result)
+                flight.result = Rendered(key, body, etag, seconds, time.time())
+                self.cache.put(view, flight.result)
                 self.count("renders")
             except PlotFailed as error:
                 flight.error = error
@@ -1619,10 +1649,18 @@ def error_page(status: int, message: str) -> bytes:
     return _page(f"{title} · plotserve", ERROR_BODY.format(title=e(title), message=e(message)))
 
 
-def plot_json(plot: Plot, request: Request) -> dict:
+def _shown_value(value, data_dir: pathlib.Path):
+    """A value as JSON shows it: a file under the data directory by its path there, not the server's."""
+    if isinstance(value, pathlib.PurePath) and value.is_relative_to(data_dir):
+        return value.relative_to(data_dir).as_posix()
+    return _json_value(value)
+
+
+def plot_json(plot: Plot, request: Request, limits: Limits) -> dict:
     """A plot's JSON twin: its parameters and the values the query resolves to."""
     data = plot.describe()
-    data["values"] = {name: _json_value(value) for name, value in request.values.items()}
+    data_dir = limits.data_dir.resolve()
+    data["values"] = {name: _shown_value(value, data_dir) for name, value in request.values.items()}
     data["errors"] = request.errors
     data["missing"] = list(request.missing)
     query = request.canonical_query(plot, image=True)
@@ -1728,12 +1766,12 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         pairs, problem = split_query(url.query)
         pairs = [(name, value) for name, value in pairs if name != "token"]
-        if problem:
-            return Response(400, error_page(400, problem))
         try:
             path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
         except UnicodeDecodeError:
             return Response(400, error_page(400, "the path is not valid UTF-8"))
+        if problem:
+            return self._unreadable_query(server, path, problem)
         if self.requestline.split()[1].startswith("//"):  # http.server serves //x as /x (gh-87389): no plot's URL
             return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
         if path in ("/", "/index.html"):
@@ -1754,7 +1792,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         if not dot:
             return self._page(server, plot, request, pairs)
         if suffix == "json":
-            return _json_response(plot_json(plot, request), 200 if request.status == 200 else request.status)
+            return _json_response(plot_json(plot, request, server.limits), 200 if request.status == 200 else request.status)
         return self._image(server, plot, request, suffix)
 
     def _classic_redirect(self, server, pairs) -> Response | None:
@@ -1769,6 +1807,16 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ("mode", "graph")])
         target = _with_query(f"/{plot.name}{CLASSIC_MODES[query['mode']]}", rest)
         return Response(301, b"", headers={"Location": target})
+
+    def _unreadable_query(self, server, path: str, problem: str) -> Response:
+        """400 for a query that cannot be decoded, in the form the URL asked for: image, JSON or page."""
+        name, _, suffix = path[1:].partition(".")
+        if path.count("/") == 1 and name in server.plots and suffix in IMAGE_FORMATS:
+            body = error_image(f"plot_{name}: bad query", problem, suffix)
+            return Response(400, body, IMAGE_FORMATS[suffix], {"X-Plotserve-Error": _header_safe(problem), "Cache-Control": "no-store"})
+        if path.endswith(".json"):
+            return _json_response({"errors": {"": problem}}, 400)
+        return Response(400, error_page(400, problem))
 
     def _page(self, server, plot: Plot, request: Request, pairs) -> Response:
         if request.errors:
@@ -1916,11 +1964,12 @@ class PlotServer(http.server.ThreadingHTTPServer):
         limits: Limits | None = None,
         workers: int | None = None,
         timeout: float = 30.0,
-        cache_mb: float = 64.0,
+        cache_mb: float = 8.0,
         max_pending: int | None = None,
         start_method: str | None = None,
-        worker_max_jobs: int = 500,
-        worker_max_rss_mb: float = 1024.0,
+        worker_max_jobs: int = 10_000,
+        worker_max_growth_mb: float = 256.0,
+        max_connections: int = 256,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
         quiet: bool = False,
@@ -1928,6 +1977,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         self.limits = limits or Limits()
         self.plots = discover_plots(sources, handler_class)
         self.quiet = quiet
+        self.connection_slots = threading.BoundedSemaphore(max_connections)  # one thread per open connection
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler_class)
@@ -1949,8 +1999,8 @@ class PlotServer(http.server.ThreadingHTTPServer):
                 start_method=start_method,
                 timeout=timeout,
                 max_pending=max_pending,
-                max_jobs=worker_max_jobs,  # a fresh process now and then: leaks in plot code do not pile up
-                max_rss=int(worker_max_rss_mb * 2**20),
+                max_jobs=worker_max_jobs,  # a leak in plot code is caught by growth, or at worst by count
+                max_growth=int(worker_max_growth_mb * 2**20),
             )
         else:
             self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
@@ -1996,6 +2046,31 @@ class PlotServer(http.server.ThreadingHTTPServer):
     def _is_token(self, given: str) -> bool:
         """Whether a client gave the right token, compared in constant time."""
         return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def process_request(self, request, client_address) -> None:
+        """Serve a connection in a thread of its own, or refuse it with 503 when all slots are taken."""
+        if not self.connection_slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.settimeout(1.0)
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
+                    b"Content-Length: 43\r\nConnection: close\r\n\r\nToo many open connections; try again soon.\n"
+                )
+                request.setblocking(False)
+                request.recv(65536)  # closing with the request unread would reset the connection, answer and all
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.connection_slots.release()  # no thread started: nothing else will give the slot back
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.connection_slots.release()
 
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
@@ -2075,7 +2150,7 @@ CLI = {
     "data_dir": ("folder whose files file parameters may name (default: the current folder)", "option", "d", str, None, "DIR"),
     "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int, None, "N"),
     "timeout": ("seconds one render may take (default 30)", "option", "t", float, None, "S"),
-    "cache_mb": ("megabytes of rendered images to keep (default 64)", "option", "c", float, None, "MB"),
+    "cache_mb": ("megabytes of rendered images to keep (default 8)", "option", "c", float, None, "MB"),
     # plac gives an option without a short flag only a one-dash name (-max-dpi): every option has one.
     "max_pixels": ("largest image, in megapixels (default 25)", "option", "M", float, None, "MP"),
     "max_dpi": ("highest dpi a request may ask for (default 600)", "option", "D", int, None, "N"),
@@ -2098,7 +2173,7 @@ def main(
     data_dir: str | None = None,
     workers: int | None = None,
     timeout: float = 30.0,
-    cache_mb: float = 64.0,
+    cache_mb: float = 8.0,
     max_pixels: float = 25.0,
     max_dpi: int = 600,
     max_file_mb: float = 1024.0,

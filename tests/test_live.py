@@ -237,6 +237,29 @@ def test_cache_stays_under_its_byte_bound(log_dir):
         assert client.health()["cache_bytes"] <= bound
 
 
+def test_cache_keeps_one_picture_per_view(log_dir):
+    with running_server(*EXAMPLES, limits=plotserve.Limits(data_dir=log_dir), workers=1) as client:
+        first = client.get("/training.png?smooth=2")
+        other = client.get("/training.png?smooth=3")
+        assert first.status == other.status == 200
+        assert client.health()["cache_entries"] == 2
+        for _ in range(3):  # each new epoch makes a new picture of both views
+            training.append_epoch(log_dir / training.LOG_NAME)
+            newer = client.get("/training.png?smooth=2")
+            assert newer.status == 200 and newer.headers["etag"] != first.headers["etag"]
+            assert client.get("/training.png?smooth=3").status == 200
+            health = client.health()
+            assert health["cache_entries"] == 2  # the pictures of older epochs were replaced, not kept
+            assert health["cache_bytes"] < 2 * len(newer.body) + len(other.body)
+        before = client.health()
+        assert client.get("/training.png?smooth=2").body == newer.body
+        assert moved(before, client.health())["cache_hits"] == 1
+        # The old ETag is answered with the new picture, drawn once already.
+        stale = client.get("/training.png?smooth=2", {"If-None-Match": first.headers["etag"]})
+        assert stale.status == 200 and stale.body == newer.body
+        assert moved(before, client.health())["renders"] == 0
+
+
 # -- 4. worker processes -------------------------------------------------------------------------
 
 
@@ -288,14 +311,18 @@ def test_worker_is_recycled_after_max_jobs():
         assert client.get("/line.png").status == 200
 
 
-def test_worker_is_recycled_when_it_grows_past_max_rss():
-    # Any worker is bigger than 1 MB: each one is replaced after every job.
-    with running_server(FAULTS, workers=1, worker_max_rss_mb=1) as client:
+def test_worker_is_recycled_when_it_grows(log_dir):
+    # hoard keeps 40 MB more each time it draws: past 100 MB of growth its worker is replaced.
+    with running_server(FAULTS, workers=1, worker_max_growth_mb=100) as client:
         before = workers_up(client, 1)
-        for n in range(3):
-            assert client.get(f"/pid.png?n={n}").status == 200
-        after = health_when(client, lambda health: health["workers_started"] >= before["workers_started"] + 3, "three new workers")
+        for n in range(3):  # grown by 0, 40 and 80 MB since the first render: kept
+            assert client.get(f"/hoard.png?n={n}").status == 200
+            assert client.health()["worker_pids"] == before["worker_pids"]
+        assert client.get("/hoard.png?n=3").status == 200  # 120 MB: replaced
+        health_when(client, lambda health: health["workers_started"] == before["workers_started"] + 1, "a new worker")
+        after = workers_up(client, 1)
         assert not set(after["worker_pids"]) & set(before["worker_pids"])
+        assert client.get("/hoard.png?n=4").status == 200  # a fresh start: its own memory is small again
 
 
 @pytest.mark.parametrize("client", ["examples", "inprocess"])

@@ -17,7 +17,7 @@ import time
 
 import psutil
 import pytest
-from conftest import ROOT, running_server
+from conftest import ROOT, exchange, running_server
 
 import plotserve
 
@@ -289,3 +289,28 @@ def test_the_server_stops_promptly_and_leaves_no_workers(stop):
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+# -- bounded connections ---------------------------------------------------------------------------
+
+
+def test_connections_beyond_the_cap_get_503_and_their_slots_come_back():
+    request = b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    with running_server(SEC_FAULTS, workers=0, max_connections=4) as client:
+        held = [socket.create_connection(("127.0.0.1", client.port), timeout=10) for _ in range(4)]
+        try:
+            for sock in held:  # each one has its thread: the answer proves the server took it
+                sock.sendall(b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert sock.recv(12) == b"HTTP/1.1 200"
+            refused = exchange(client.port, request)
+            assert refused.startswith(b"HTTP/1.1 503 ")
+            assert b"Retry-After: 2\r\n" in refused and refused.endswith(b"Too many open connections; try again soon.\n")
+        finally:
+            for sock in held:
+                sock.close()
+        deadline = time.monotonic() + 10
+        while not exchange(client.port, request).startswith(b"HTTP/1.1 200 "):  # the threads see the close and end
+            assert time.monotonic() < deadline, "the slots of closed connections did not come back"
+            time.sleep(0.05)
+        for _ in range(12):  # three times the cap, one after another: every slot is given back
+            assert exchange(client.port, request).startswith(b"HTTP/1.1 200 ")

@@ -101,9 +101,11 @@ def test_bad_values_are_400_in_every_mode(inprocess, plot, query):
         answer = inprocess.get(f"/{plot}{suffix}?{query}")
         assert answer.status == 400, (suffix, answer.text[:300] if suffix in ("", ".json") else answer.headers)
         assert_nothing_leaked(answer)
-        if suffix == ".png" and answer.headers["content-type"] == "image/png":  # an unreadable query gets the HTML page
-            assert answer.headers["x-plotserve-error"]
+        if suffix == ".png":  # an image asked for gets an image that says what is wrong, unreadable query or not
+            assert answer.headers["content-type"] == "image/png" and answer.headers["x-plotserve-error"]
             assert answer.image().size == (800, 500)
+        if suffix == ".json":
+            assert answer.headers["content-type"].startswith("application/json") and answer_json(answer)["errors"]
     after = inprocess.health()
     assert after["renders"] == before["renders"] and after["errors"] == before["errors"]  # nothing reached a plot
     assert_healthy(inprocess)

@@ -46,6 +46,15 @@ def plot_pid(ax, n: int = 0):
     ax.text(0.5, 0.5, f"pid {os.getpid()} view {n}", ha="center")
 
 
+HOARD = []
+
+
+def plot_hoard(ax, n: int = 0):
+    """Keeps 40 MB more each time it draws: a leak, as plot code sometimes has."""
+    HOARD.append(b"x" * (40 << 20))
+    ax.set_title(f"{len(HOARD) * 40} MB kept (view {n})")
+
+
 class Faults(plotserve.PlotRequestHandler):
     """A handler subclass: its plot_ methods are plots too."""
 
