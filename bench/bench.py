@@ -4,6 +4,7 @@ Run from anywhere (paths are taken from this file)::
 
     python bench/bench.py            # full run, about 15 minutes (mostly the naive memory run)
     python bench/bench.py --quick    # smoke check, under two minutes
+    python bench/bench.py --only plotserve --memory-renders 6000   # plotserve alone, a longer memory run
 
 For the training-log example `plots/training.py` it measures the in-process render floor,
 fresh-render latency and throughput, unchanged-refresh throughput (conditional requests),
@@ -32,7 +33,7 @@ import types
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -839,6 +840,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke check, under 2 min")
     parser.add_argument("--only", choices=(PLOTSERVE, NAIVE), help="bench one server alone (and the floor)")
+    parser.add_argument("--memory-renders", type=int, metavar="N", help="fresh renders in the memory run (default 2000)")
     parser.add_argument(
         "--naive-server",
         nargs=2,
@@ -853,7 +855,10 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [args.only] if args.only else [PLOTSERVE, NAIVE]
     if PLOTSERVE in kinds and not (REPO / "plotserve.py").exists():
         parser.error(f"{REPO / 'plotserve.py'} not found (try --only naive)")
-    results = run_bench(QUICK if args.quick else FULL, kinds)
+    settings = QUICK if args.quick else FULL
+    if args.memory_renders:
+        settings = replace(settings, memory_renders=args.memory_renders)
+    results = run_bench(settings, kinds)
     print(report(results, args.quick))
     say("done")
     return 0

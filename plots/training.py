@@ -154,8 +154,8 @@ def plot_training(
     if smooth > 1:
         title += f" (mean of {smooth})"
     loss_ax.set_title(title)
-    # Below the axes, so the legend never hides a curve.
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels))
+    # Below the axes, so the legend never hides a curve; in two rows on a narrow figure (a thumbnail).
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels) if fig.get_figwidth() >= 6 else 3)
 
 
 if __name__ == "__main__":
