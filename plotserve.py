@@ -1948,6 +1948,13 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_REFUSAL = b"Too many open connections; try again soon.\n"
+_TOO_MANY_CONNECTIONS = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
+    b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL)
+)
+
+
 class PlotServer(http.server.ThreadingHTTPServer):
     """An HTTP server that owns the plots, the render workers, the cache and the access rules."""
 
@@ -2052,10 +2059,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         if not self.connection_slots.acquire(blocking=False):
             with contextlib.suppress(OSError):
                 request.settimeout(1.0)
-                request.sendall(
-                    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
-                    b"Content-Length: 43\r\nConnection: close\r\n\r\nToo many open connections; try again soon.\n"
-                )
+                request.sendall(_TOO_MANY_CONNECTIONS)
                 request.setblocking(False)
                 request.recv(65536)  # closing with the request unread would reset the connection, answer and all
             self.shutdown_request(request)
