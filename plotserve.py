@@ -60,7 +60,14 @@ import urllib.parse
 import warnings
 import webbrowser
 
-import matplotlib
+try:
+    import matplotlib
+except ModuleNotFoundError as missing:  # double-clicked, or run with another Python than the one it was installed for
+    if __name__ == "__main__":
+        sys.exit(
+            f"plotserve: {missing.name} is not installed for {sys.executable}: run  {sys.executable} -m pip install matplotlib pandas plac"
+        )
+    raise
 
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from a server
 
@@ -70,7 +77,6 @@ from matplotlib.figure import Figure
 __version__ = "0.1.0"
 
 HERE = pathlib.Path(__file__).resolve().parent
-EXAMPLES_DIR = HERE / "plots"
 DEFAULT_PORT = 9999
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -370,6 +376,25 @@ def describe_plot(func: typing.Callable, owner: type | None = None, source: str 
 _loaded_sources: dict[str, types.ModuleType] = {}
 
 
+class SourceError(Exception):
+    """A plot source that cannot be imported; the message is one line: file, line and error."""
+
+
+def describe_load_error(error: BaseException) -> str:
+    """One line for an error raised while importing a source: ``file:line: Type: message``."""
+    if isinstance(error, SyntaxError):
+        where = f"{error.filename}:{error.lineno}" if error.filename else "?"
+        return f"{where}: {type(error).__name__}: {error.msg}"
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if "importlib" not in frame.filename]
+    where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
+    return where + "".join(traceback.format_exception_only(type(error), error)).strip().replace("\n", " ")
+
+
+def source_label(source: str) -> str:
+    """How the index and messages name a source: a file by its name, a module by its dotted name."""
+    return pathlib.Path(source).name if source.endswith(".py") else source
+
+
 def load_source(source: str) -> types.ModuleType:
     """Import a plot source: a ``.py`` file (its folder goes on sys.path) or a module name."""
     if source in _loaded_sources:
@@ -388,11 +413,21 @@ def load_source(source: str) -> types.ModuleType:
         sys.modules[name] = module  # so dataclasses, enums and pickling can find it
         try:
             spec.loader.exec_module(module)
+        except Exception as error:
+            del sys.modules[name]
+            raise SourceError(describe_load_error(error)) from error
         except BaseException:
             del sys.modules[name]
             raise
     else:
-        module = importlib.import_module(source)
+        try:
+            module = importlib.import_module(source)
+        except ModuleNotFoundError as error:
+            if error.name != source.partition(".")[0]:
+                raise SourceError(describe_load_error(error)) from error
+            raise SourceError(f"no such plot file or module: {source}") from None
+        except Exception as error:
+            raise SourceError(describe_load_error(error)) from error
     _loaded_sources[source] = module
     return module
 
@@ -413,7 +448,7 @@ def discover_plots(sources: typing.Sequence[str] = (), handler_class: type | Non
     found = _handler_plots(handler_class, handler_class.__qualname__) if handler_class is not PlotRequestHandler else []
     for source in sources:
         module = load_source(source)
-        label = pathlib.Path(source).name if source.endswith(".py") else source
+        label = source_label(source)
         for attr, value in vars(module).items():
             if attr.startswith("plot_") and len(attr) > 5 and inspect.isfunction(value):
                 found.append(describe_plot(value, source=label))
@@ -2105,9 +2140,20 @@ def _bind(host: str, port: int | None, **options) -> PlotServer:
     raise SystemExit(f"plotserve: no free port between {DEFAULT_PORT} and {DEFAULT_PORT + 49}")
 
 
+def examples_dir() -> pathlib.Path:
+    """The example plots: ``plots/`` beside this file in a checkout, the installed ``plotserve_examples`` otherwise."""
+    beside = HERE / "plots"
+    if beside.is_dir():
+        return beside
+    spec = importlib.util.find_spec("plotserve_examples")
+    if spec is not None and spec.submodule_search_locations:
+        return pathlib.Path(next(iter(spec.submodule_search_locations)))
+    return beside
+
+
 def _examples(data_dir: str | None) -> tuple[list[str], pathlib.Path, tempfile.TemporaryDirectory | None]:
     """The example sources, and a data folder where their demo (a simulated training run) writes."""
-    sources = [str(path) for path in sorted(EXAMPLES_DIR.glob("*.py")) if not path.name.startswith("_")]
+    sources = [str(path) for path in sorted(examples_dir().glob("*.py")) if not path.name.startswith("_")]
     if data_dir is not None:
         return sources, pathlib.Path(data_dir), None
     folder = tempfile.TemporaryDirectory(prefix="plotserve-demo-")
@@ -2131,6 +2177,18 @@ def get_url(server: PlotServer, url: str, timeout: float) -> tuple[int, bytes, s
     message = answer.getheader("X-Plotserve-Error") or answer.reason
     connection.close()
     return answer.status, body, message
+
+
+def _warn_empty_sources(sources: typing.Sequence[str], plots: dict[str, Plot]) -> None:
+    """Say which sources gave no plot: a misspelt prefix or the wrong file is the usual reason."""
+    found = {plot.source.partition(":")[0] for plot in plots.values()}
+    for source in sources:
+        if source_label(source) not in found:
+            print(
+                f"plotserve: {source} has no plot_* functions (nor PlotRequestHandler subclasses with plot_* methods)",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def print_plots(plots: dict[str, Plot]) -> None:
@@ -2203,7 +2261,9 @@ def main(
         data_dir=data_path.resolve(), max_file_bytes=int(max_file_mb * 2**20), max_pixels=int(max_pixels * 1e6), max_dpi=max_dpi
     )
     if list_:
-        print_plots(discover_plots(sources))
+        plots = discover_plots(sources)
+        _warn_empty_sources(sources, plots)
+        print_plots(plots)
         return
     options = dict(
         sources=sources, limits=limits, workers=workers, timeout=timeout, cache_mb=cache_mb, start_method=start_method, quiet=quiet
@@ -2234,6 +2294,7 @@ def main(
     hosts = [name.strip() for name in allow_host.split(",") if name.strip()]
     server = _bind(host, port, token=token, allow_hosts=hosts, **options)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    _warn_empty_sources(sources, server.plots)
     print(f"plotserve: serving {len(server.plots)} plots on {server.url}", flush=True)
     if not no_browser:
         threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
@@ -2249,9 +2310,14 @@ def main(
 
 def cli() -> None:
     """The ``plotserve`` command."""
-    import plac
-
-    plac.call(plac.annotations(**CLI)(main))
+    try:
+        import plac
+    except ModuleNotFoundError:
+        sys.exit(f"plotserve: plac is not installed for {sys.executable}: run  {sys.executable} -m pip install plac")
+    try:
+        plac.call(plac.annotations(**CLI)(main))
+    except SourceError as error:
+        sys.exit(f"plotserve: {error}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The example plots plotserve serves when it is given no source (installed as plotserve_examples)."""
