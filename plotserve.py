@@ -46,6 +46,7 @@ import pathlib
 import queue
 import re
 import secrets
+import select
 import signal
 import socket
 import stat
@@ -83,7 +84,12 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Query parameters that belong to plotserve, not to the plot (datasette's underscore style).
 REFRESH, WIDTH, HEIGHT, DPI = "_refresh", "_width", "_height", "_dpi"
 FORM = "_form"  # sent by the form: there, a checkbox left out means false
-DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
+WAIT = "_wait"  # on an image: hold this conditional GET up to that many seconds until the view changes
+# A plot whose files plotserve watches is pushed as they change; the period is for plots with no
+# tracked input (a database, a clock). 5 s: someone watching a run expects to see it move within
+# a few seconds, and one render of such a view every 5 s is shared by all its viewers.
+DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 5, 1, 86400
+HOLD_SECONDS = 25  # longest hold: under the 60 s read timeout of nginx and most other proxies
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
@@ -632,6 +638,7 @@ class Request:
     dpi: float = DEFAULT_DPI
     status: int = 200  # 400, or 403 where a file parameter reached outside the data directory
     missing: tuple = ()  # required parameters with no value yet
+    wait: float = 0  # seconds an image request may be held until its view changes (0: answer at once)
 
     def canonical_query(self, plot: Plot, *, image: bool = False) -> str:
         """The query string that stands for this view: non-default values, in signature order."""
@@ -652,7 +659,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, WAIT}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -688,6 +695,7 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
         (WIDTH, "width", 1, MAX_INCHES, "float"),
         (HEIGHT, "height", 1, MAX_INCHES, "float"),
         (DPI, "dpi", 10, limits.max_dpi, "float"),
+        (WAIT, "wait", 0, HOLD_SECONDS, "float"),
     ):
         if name in raw and name not in errors:
             try:
@@ -756,6 +764,265 @@ def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[st
                 continue
             found.append((str(path), info.st_mtime_ns, info.st_size))
     return found
+
+
+# ==============================================================================================
+# Watching and reloading
+# ==============================================================================================
+
+WATCH_INTERVAL = 0.1  # seconds between two looks at the files of a watched view
+RELOAD_INTERVAL = 0.25  # seconds between two looks at the plot sources
+
+
+class _Watched:
+    """One view somebody waits on: how to read its state, the state last read, and how many wait."""
+
+    def __init__(self, state_of: typing.Callable[[], typing.Hashable], state: typing.Hashable):
+        self.state_of, self.state, self.waiters = state_of, state, 0
+
+
+class Watcher:
+    """Holds requests until their view's state (its ETag) changes, looking only at watched views.
+
+    One thread reads the state of each view somebody waits on every ``interval`` seconds, once
+    however many wait on it (for a plot of files that is an ``os.stat`` of each file); views
+    nobody waits on cost nothing. At most ``max_waiting`` requests are held at once, apart from
+    the render slots and the connection cap: past that, ``hold`` answers "full" at once and the
+    page falls back to its period.
+    """
+
+    def __init__(self, max_waiting: int, interval: float = WATCH_INTERVAL):
+        self.max_waiting, self.interval = max_waiting, interval
+        self.condition = threading.Condition()
+        self.views: dict[str, _Watched] = {}
+        self.waiting = 0
+        self.looks = 0  # states read so far: what watching costs
+        self.refused = 0  # holds refused because max_waiting were held already
+        self.closed = False
+        self.thread: threading.Thread | None = None
+
+    def hold(
+        self,
+        view: str,
+        state_of: typing.Callable[[], typing.Hashable],
+        state: typing.Hashable,
+        seconds: float,
+        gone: typing.Callable[[], bool] = lambda: False,
+    ) -> str:
+        """Wait until ``state_of()`` is no longer ``state`` (the caller read it just now).
+
+        Returns "changed", "timeout", "full" (too many held) or "gone" (``gone()`` said the client left).
+        """
+        with self.condition:
+            if self.closed or self.waiting >= self.max_waiting:
+                self.refused += 1
+                return "full"
+            watched = self.views.get(view)
+            if watched is None:
+                watched = self.views[view] = _Watched(state_of, state)
+            elif watched.state != state:
+                # The caller's reading is the newer one: whoever waits on the older state is woken.
+                watched.state_of, watched.state = state_of, state
+                self.condition.notify_all()
+            watched.waiters += 1
+            self.waiting += 1
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="plotserve-watcher", daemon=True)
+                self.thread.start()
+            self.condition.notify_all()  # the watcher thread may be asleep with nothing to watch
+            deadline = time.monotonic() + seconds
+            try:
+                while watched.state == state and not self.closed:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return "timeout"
+                    self.condition.wait(min(remaining, 1.0))
+                    if gone():  # a page that closed or paused: its slot is free at once, not in 25 s
+                        return "gone"
+                return "timeout" if self.closed else "changed"
+            finally:
+                watched.waiters -= 1
+                self.waiting -= 1
+                if watched.waiters == 0 and self.views.get(view) is watched:
+                    del self.views[view]
+
+    def poke(self) -> None:
+        """Look at every watched view now (the code was reloaded): do not wait for the next tick."""
+        with self.condition:
+            self.condition.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self.condition:
+                while not self.views and not self.closed:
+                    self.condition.wait()
+                if self.closed:
+                    return
+                watched = list(self.views.values())
+            for entry in watched:
+                try:
+                    state = entry.state_of()
+                except Exception:  # a view that cannot be read now (its plot was removed): it changed
+                    state = None
+                with self.condition:
+                    self.looks += 1
+                    if state != entry.state:
+                        entry.state = state
+                        self.condition.notify_all()
+            with self.condition:
+                self.condition.wait(self.interval)
+
+    def health(self) -> dict:
+        """Counters for ``/-/health.json``."""
+        with self.condition:
+            return {"waiting": self.waiting, "watched_views": len(self.views), "watch_looks": self.looks, "watch_refused": self.refused}
+
+    def close(self) -> None:
+        """Answer every held request now and stop looking."""
+        with self.condition:
+            self.closed = True
+            self.condition.notify_all()
+
+
+def _file_stamp(path: pathlib.Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+class Reloader:
+    """Imports the plot sources again when one of their files changes, and hands on the new plots.
+
+    Looks (``os.stat``) every ``interval`` seconds at each source file and at the ``.py`` files
+    beside it that are imported. A source that fails to import leaves the last good plots in
+    place: ``error`` says why (file, line, message) until it is fixed, and the console hears
+    it once. ``install(plots)`` is called with every good new set of plots.
+    """
+
+    def __init__(
+        self,
+        sources: typing.Sequence[str],
+        handler_class: type | None,
+        plots: dict[str, Plot],
+        install: typing.Callable[[dict[str, Plot]], None],
+        *,
+        interval: float = RELOAD_INTERVAL,
+        quiet: bool = False,
+    ):
+        self.sources, self.handler_class, self.install = list(sources), handler_class, install
+        self.interval, self.quiet = interval, quiet
+        self.names = set(plots)
+        self.removed: dict[str, str] = {}  # plot name -> the source it was removed from
+        self.error = ""  # "file:line: Type: message" while a source fails to import
+        self.failed_source = ""  # the label of that source
+        self.attempts = 0  # reloads tried: a page waiting on its view hears of a failed one too
+        self.reloads = 0  # reloads that installed new plots
+        self.lock = threading.Lock()
+        self.files = self._files()
+        self.stamps = {path: _file_stamp(path) for path in self.files}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="plotserve-reloader", daemon=True)
+        self.thread.start()
+
+    def _files(self) -> list[pathlib.Path]:
+        """The source files, and the .py files beside them that are imported now."""
+        files, folders = [], set()
+        for source in self.sources:
+            module = _loaded_sources.get(source)
+            name = source if source.endswith(".py") else getattr(module, "__file__", None)
+            if name:
+                path = pathlib.Path(name).resolve()
+                files.append(path)
+                folders.add(path.parent)
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if not file or not file.endswith(".py") or name in ("__main__", "plotserve") or module is sys.modules.get(__name__):
+                continue
+            path = pathlib.Path(file).resolve()
+            if path.parent in folders and path not in files:
+                files.append(path)
+        return files
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            stamps = {path: _file_stamp(path) for path in self.files}
+            if stamps != self.stamps:
+                self.reload()
+
+    def stop(self) -> None:
+        """Stop looking at the sources."""
+        self.stopped.set()
+
+    def affects(self, plot: Plot) -> bool:
+        """Whether the failing source (if one fails) is the one this plot comes from."""
+        label = source_label(self.failed_source) if self.error else None
+        return label is not None and plot.source.partition(":")[0] == label
+
+    def reload(self) -> bool:
+        """Import the sources again; install the new plots, or keep the old ones and say why. True if installed."""
+        with self.lock:
+            return self._reload()
+
+    def _reload(self) -> bool:
+        files = set(self.files)
+        saved_modules = {}  # the modules of the watched files: imported afresh, or put back on failure
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file and name not in ("__main__", "plotserve") and pathlib.Path(file).resolve() in files:
+                saved_modules[name] = module
+        saved_sources = dict(_loaded_sources)
+        for name in saved_modules:
+            del sys.modules[name]
+        for source in self.sources:
+            _loaded_sources.pop(source, None)
+        failed = ""
+        try:
+            for source in self.sources:  # one at a time, so that an error names its source
+                failed = source
+                load_source(source)
+            failed = ""
+            plots = discover_plots(self.sources, self.handler_class)
+        except (Exception, SystemExit) as error:
+            # Keep the last good code importable: render processes started from now on fork it.
+            sys.modules.update(saved_modules)
+            _loaded_sources.clear()
+            _loaded_sources.update(saved_sources)
+            message = str(error).removeprefix("plotserve: ") if isinstance(error, (SourceError, SystemExit)) else describe_load_error(error)
+            self.stamps = {path: _file_stamp(path) for path in self.files}
+            if message != self.error:
+                print(f"plotserve: cannot reload: {message} (serving the last good plots)", file=sys.stderr, flush=True)
+            self.error, self.failed_source = message, failed or (self.sources[0] if self.sources else "")
+            self.attempts += 1
+            self.install(None)
+            return False
+        self.files = self._files()
+        self.stamps = {path: _file_stamp(path) for path in self.files}
+        # The source is in every ETag through the plot's fingerprint; a helper beside it is too.
+        digest = hashlib.sha256()
+        for path in sorted(self.files):
+            with contextlib.suppress(OSError):
+                digest.update(path.read_bytes())
+        salt = digest.hexdigest()
+        plots = {
+            name: dataclasses.replace(plot, fingerprint=hashlib.sha256(f"{plot.fingerprint}\n{salt}".encode()).hexdigest()[:16])
+            for name, plot in plots.items()
+        }
+        old_names, self.names = self.names, set(plots)
+        for name in old_names - self.names:
+            self.removed[name] = failed or ""
+        for name in self.names:
+            self.removed.pop(name, None)
+        if self.error:
+            print("plotserve: reloaded: the error is fixed", file=sys.stderr, flush=True)
+        elif not self.quiet:
+            print(f"plotserve: reloaded {len(plots)} plots", file=sys.stderr, flush=True)
+        self.error, self.failed_source = "", ""
+        self.attempts += 1
+        self.reloads += 1
+        self.install(plots)
+        return True
 
 
 # ==============================================================================================
@@ -1082,6 +1349,16 @@ class WorkerPool:
             with self.lock:
                 self.pending -= 1
 
+    def retire(self) -> None:
+        """Stop once the renders under way have finished (the pool was replaced by a reload)."""
+        deadline = time.monotonic() + self.timeout + 5
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.pending == 0:
+                    break
+            time.sleep(0.05)
+        self.close()
+
     def close(self) -> None:
         """Stop every worker; kill those that do not stop at once."""
         self.closed = True
@@ -1133,6 +1410,8 @@ class InProcessRenderer:
 
     def close(self) -> None:
         """Nothing to stop."""
+
+    retire = close
 
 
 @dataclasses.dataclass
@@ -1189,6 +1468,13 @@ class _Flight:
         self.error = None
 
 
+# A failed render is remembered this long for the same view and inputs: the failed-plot page, its
+# error image and the page script asking for the traceback are answered by one render.
+FAILURE_SECONDS = 5.0
+# How long a plot's page waits for its picture before it answers with a placeholder instead.
+PAGE_WAIT_SECONDS = 0.3
+
+
 class ImageService:
     """Images by view: ETags, the cache, one render for concurrent identical requests, counters."""
 
@@ -1197,6 +1483,7 @@ class ImageService:
         self.cache = RenderCache(cache_bytes)
         self.live_seconds = live_seconds
         self.flights: dict[str, _Flight] = {}
+        self.failures: dict[str, tuple[PlotFailed, float]] = {}  # key -> the error and when it happened
         self.lock = threading.Lock()
         self.counts = collections.Counter()
 
@@ -1211,6 +1498,44 @@ class ImageService:
         view = hashlib.sha256("\n".join([plot.name, plot.fingerprint, fmt, request.canonical_query(plot, image=True)]).encode()).hexdigest()
         return view, hashlib.sha256(f"{view}\n{inputs!r}".encode()).hexdigest(), not inputs
 
+    def etag(self, plot: Plot, request: Request, fmt: str) -> str | None:
+        """A view's ETag now, without drawing it (an ``os.stat`` of each input file); None for a view with no tracked input."""
+        _, key, live = self.key(plot, request, fmt)
+        return None if live else f'"{key[:32]}"'
+
+    def prepare(self, plot: Plot, request: Request, fmt: str, wait: float) -> Rendered | PlotFailed | None:
+        """A view's picture or failure if it is ready within ``wait`` seconds, else None: it goes on rendering.
+
+        The render started here is the one the page's image request then joins.
+        """
+        view, key, live = self.key(plot, request, fmt)
+        entry = self._cached(view, key, live)
+        if entry is not None:
+            self.count("cache_hits")
+            return entry
+        failed = self._failed(key)
+        if failed is not None:
+            return failed
+        flight, leader = self._flight(view, key, live)
+        if isinstance(flight, Rendered):
+            self.count("cache_hits")
+            return flight
+        if leader:
+            lead = (flight, view, key, live, f'"{key[:32]}"', plot, request, fmt)
+            threading.Thread(target=self._lead, args=lead, name="plotserve-render", daemon=True).start()
+        if not flight.done.wait(wait):
+            return None
+        return flight.error or flight.result
+
+    def _failed(self, key: str) -> PlotFailed | None:
+        """The failure of a render of these very inputs a moment ago, if there was one."""
+        with self.lock:
+            failed = self.failures.get(key)
+            if failed is not None and time.monotonic() - failed[1] > FAILURE_SECONDS:
+                del self.failures[key]
+                failed = None
+        return failed[0] if failed else None
+
     def get(self, plot: Plot, request: Request, fmt: str, if_none_match: str | None = None) -> Rendered | None:
         """The image for a view, or None where ``if_none_match`` shows the client has it already.
 
@@ -1221,6 +1546,9 @@ class ImageService:
         if not live and _etag_matches(if_none_match, etag):
             self.count("not_modified")
             return None
+        failed = self._failed(key)
+        if failed is not None:
+            raise failed
         entry = self._cached(view, key, live)
         if entry is not None:
             if _etag_matches(if_none_match, entry.etag):
@@ -1241,42 +1569,58 @@ class ImageService:
             return None
         return entry
 
-    def _render_once(self, view, key, live, etag, plot, request, fmt) -> Rendered:
-        """Render, or wait for the identical render already under way."""
+    def _flight(self, view: str, key: str, live: bool) -> tuple[_Flight | Rendered, bool]:
+        """The render under way for this key (False), a new one for the caller to lead (True), or its picture, just made."""
         with self.lock:
             flight = self.flights.get(key)
-            leader = flight is None
+            if flight is not None:
+                return flight, False
             # An identical render may have finished since the caller looked: its picture is in the cache.
-            cached = self._cached(view, key, live) if leader else None
-            if leader and cached is None:
-                flight = self.flights[key] = _Flight()
-        if cached is not None:
+            cached = self._cached(view, key, live)
+            if cached is not None:
+                return cached, False
+            flight = self.flights[key] = _Flight()
+            return flight, True
+
+    def _render_once(self, view, key, live, etag, plot, request, fmt) -> Rendered:
+        """Render, or wait for the identical render already under way."""
+        flight, leader = self._flight(view, key, live)
+        if isinstance(flight, Rendered):
             self.count("cache_hits")
-            return cached
-        if not leader:
+            return flight
+        if leader:
+            self._lead(flight, view, key, live, etag, plot, request, fmt)
+        else:
             flight.done.wait()
             self.count("shared_renders")
-        else:
-            try:
-                # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
-                pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
-                job = RenderJob(plot.name, tuple(pairs), fmt)
-                body, seconds = self.renderer.render(job)
-                if live:  # no inputs to key on: the picture itself says whether it changed
-                    etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
-                flight.result = Rendered(key, body, etag, seconds, time.time())
-                self.cache.put(view, flight.result)
-                self.count("renders")
-            except PlotFailed as error:
-                flight.error = error
-                self.count("errors")
-            finally:
-                with self.lock:
-                    del self.flights[key]
-                flight.done.set()
         if flight.error is not None:
             raise flight.error
         return flight.result
+
+    def _lead(self, flight: _Flight, view, key, live, etag, plot, request, fmt) -> None:
+        """Do the render of a flight: its result or error, for every request waiting on it."""
+        try:
+            # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
+            pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
+            job = RenderJob(plot.name, tuple(pairs), fmt)
+            body, seconds = self.renderer.render(job)
+            if live:  # no inputs to key on: the picture itself says whether it changed
+                etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
+            flight.result = Rendered(key, body, etag, seconds, time.time())
+            self.cache.put(view, flight.result)
+            self.count("renders")
+        except PlotFailed as error:
+            flight.error = error
+            self.count("errors")
+        finally:
+            with self.lock:
+                del self.flights[key]
+                if flight.error is not None and not isinstance(flight.error, Overloaded):
+                    now = time.monotonic()
+                    for old in [k for k, (_, at) in self.failures.items() if now - at > FAILURE_SECONDS]:
+                        del self.failures[old]
+                    self.failures[key] = (flight.error, now)
+            flight.done.set()
 
     def health(self) -> dict:
         """Counters and sizes for ``/-/health.json``."""
@@ -1367,27 +1711,57 @@ button.secondary { background: #fff; color: var(--accent); }
 .toolbar .status.failed { color: var(--bad); }
 .toolbar a { color: var(--accent); }
 .placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
+.rendering { display: flex; align-items: center; justify-content: center; width: 100%; max-width: 1000px; margin: 0 auto;
+        background: var(--paper); color: var(--muted); font-variant-numeric: tabular-nums; }
+.card .rendering { aspect-ratio: 8 / 5; }
+.card img.thumb:not([src]), .rendering + img.thumb { position: absolute; opacity: 0; }
 pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 
 PAGE_SCRIPT = """\
-// plotserve: refresh the plot image in place, only when it changed, without flicker.
+// plotserve: the live page. Each behaviour is one named function; start() at the end wires them up.
 "use strict";
 (function () {
-  for (const range of document.querySelectorAll("input[type=range]")) {
-    const output = document.querySelector(`output[for="${range.id}"]`);
-    if (output) range.addEventListener("input", () => { output.value = range.value; });
-  }
   const img = document.getElementById("plot");
-  if (!img) return;
   const status = document.getElementById("status");
   const toggle = document.getElementById("pause");
-  const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
-  const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
-  let etag = img.dataset.etag || null;
-  let paused = false, timer = null, shownUrl = null, busy = false;
+  const HOLD = 25;  // seconds the server may hold an image request while nothing changes
+  let etag = img ? img.dataset.etag || null : null;
+  let paused = false, timer = null, shownUrl = null, busy = false, asking = null;
 
+  // Sliders show their value as they move.
+  function showSliderValues() {
+    for (const range of document.querySelectorAll("input[type=range]")) {
+      const output = document.querySelector(`output[for="${range.id}"]`);
+      if (output) range.addEventListener("input", () => { output.value = range.value; });
+    }
+  }
+
+  // "rendering… N s" on a box while its picture is drawn; returns the function that stops it.
+  function countSeconds(box) {
+    const started = performance.now();
+    const tick = () => { box.textContent = `rendering\\u2026 ${Math.floor((performance.now() - started) / 1000)} s`; };
+    tick();
+    const every = setInterval(tick, 250);
+    return () => clearInterval(every);
+  }
+
+  // Index thumbnails of slow plots: the same counting placeholder over the card, not a white box.
+  function watchThumbnails() {
+    for (const thumb of document.querySelectorAll("img.thumb")) {
+      if (thumb.complete) continue;
+      const box = document.createElement("div");
+      box.className = "noimage rendering";
+      let stop = null;
+      const shown = setTimeout(() => { thumb.before(box); stop = countSeconds(box); }, 300);  // fast ones never show it
+      const done = () => { clearTimeout(shown); if (stop) stop(); box.remove(); };
+      thumb.addEventListener("load", done);
+      thumb.addEventListener("error", done);
+    }
+  }
+
+  // The status line under the image; "failed" colours it.
   function say(text, failed) {
     status.textContent = text;
     status.classList.toggle("failed", Boolean(failed));
@@ -1397,18 +1771,24 @@ PAGE_SCRIPT = """\
     const ms = response.headers.get("X-Plotserve-Render-Ms");
     return `updated ${when}` + (ms ? ` \\u00b7 rendered in ${ms} ms` : "");
   }
-  function schedule() {
-    clearTimeout(timer);
-    timer = paused ? null : setTimeout(refresh, period);
+
+  // The image URL for this screen (twice the dpi on a high-density screen); held asks the
+  // server to keep the request until the view's ETag changes (a plain GET: any proxy passes it).
+  function imageUrl(held) {
+    const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
+    return held ? url + (url.includes("?") ? "&" : "?") + `_wait=${HOLD}` : url;
   }
+
+  // Load a new picture off-screen first: the old one stays until the new one is ready.
   function swap(blob) {
-    // Load the new picture off-screen first: the old one stays until the new one is ready.
     return new Promise((resolve, reject) => {
       const next = URL.createObjectURL(blob);
       const probe = new Image();
       probe.onload = () => {
         img.removeAttribute("srcset");
         img.src = next;
+        img.hidden = false;
+        document.getElementById("rendering")?.remove();
         if (shownUrl) URL.revokeObjectURL(shownUrl);
         shownUrl = next;
         resolve();
@@ -1417,40 +1797,114 @@ PAGE_SCRIPT = """\
       probe.src = next;
     });
   }
-  async function refresh() {
+
+  // A failed render: show the failed-plot page's traceback under the error image, no reload needed.
+  // The server remembers the failure for a few seconds, so asking for the page draws nothing again.
+  async function showFailure() {
+    const response = await fetch(location.href, { cache: "no-store" });
+    const page = new DOMParser().parseFromString(await response.text(), "text/html");
+    const failure = page.getElementById("failure");
+    document.getElementById("failure")?.remove();
+    if (failure) img.closest(".figure").append(document.adoptNode(failure));
+  }
+
+  // The error in the plot code after a reload that failed: shown above the page until it is fixed.
+  function showSourceError(message) {
+    let box = document.getElementById("source-error");
+    if (!message) { box?.remove(); return; }
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "source-error";
+      box.className = "problem";
+      box.setAttribute("role", "alert");
+      document.querySelector("main").prepend(box);
+    }
+    box.textContent = `The plot code has an error; the last good version is still served. ${message}`;
+  }
+
+  // One answer: 304 keeps the picture, 200 swaps it in, an error shows the error image and why.
+  async function show(response) {
+    showSourceError(response.headers.get("X-Plotserve-Source-Error"));
+    if (response.status === 404) { location.reload(); return; }  // the plot was removed: its 404 page says so
+    if (response.status === 304) { say(`unchanged at ${new Date().toLocaleTimeString()}`); return; }
+    const blob = await response.blob();
+    await swap(blob);
+    if (response.ok) {
+      etag = response.headers.get("ETag");
+      say(describe(response));
+      document.getElementById("failure")?.remove();  // the plot draws again
+      return;
+    }
+    etag = null;
+    say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
+    await showFailure();
+  }
+
+  // Ask again: at once when the server held the request (it waited for us), else after the period.
+  function schedule(delay) {
+    clearTimeout(timer);
+    timer = paused ? null : setTimeout(follow, delay);
+  }
+
+  // Follow the view: a conditional GET the server holds until the picture changes, or until
+  // HOLD seconds pass; plots with no file to watch (and a full server) go by the period.
+  async function follow() {
     if (paused || document.hidden || busy) return;
     busy = true;
+    let delay = Math.max(1, Number(img.dataset.refresh)) * 1000;
+    let stop = null;
+    const placeholder = document.getElementById("rendering");
+    if (placeholder) { placeholder.hidden = false; sizePlaceholder(placeholder); stop = countSeconds(placeholder); }
+    asking = new AbortController();
     try {
       const headers = etag ? { "If-None-Match": etag } : {};
-      const response = await fetch(url, { headers, cache: "no-store" });
-      if (response.status === 304) {
-        say(`unchanged at ${new Date().toLocaleTimeString()}`);
-      } else {
-        const blob = await response.blob();
-        await swap(blob);
-        etag = response.headers.get("ETag");
-        if (response.ok) {
-          say(describe(response));
-          document.getElementById("failure")?.remove();  // the plot draws again
-        }
-        else say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
-      }
+      const response = await fetch(imageUrl(Boolean(etag)), { headers, cache: "no-store", signal: asking.signal });
+      if (response.headers.get("X-Plotserve-Watch") === "held" && response.status !== 503) delay = 0;
+      await show(response);
     } catch (error) {
+      if (error.name === "AbortError") return;
       say(`could not refresh (${error.message}); retrying`, true);
     } finally {
+      if (stop) stop();
       busy = false;
-      schedule();
+      asking = null;
+      schedule(delay);
     }
   }
-  toggle.addEventListener("click", () => {
-    paused = !paused;
-    toggle.textContent = paused ? "Resume" : "Pause";
-    if (paused) { clearTimeout(timer); say("paused"); } else refresh();
-  });
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden && !paused) refresh();
-  });
-  schedule();
+
+  // The placeholder takes the size the picture will have.
+  function sizePlaceholder(box) {
+    box.style.aspectRatio = `${box.dataset.width} / ${box.dataset.height}`;
+  }
+
+  // Pause stops following (and drops the request held for us); Resume asks at once.
+  function pauseButton() {
+    toggle.addEventListener("click", () => {
+      paused = !paused;
+      toggle.textContent = paused ? "Resume" : "Pause";
+      if (paused) { clearTimeout(timer); asking?.abort(); say("paused"); } else follow();
+    });
+  }
+
+  // A hidden tab asks nothing; shown again, it catches up at once.
+  function followVisibility() {
+    document.addEventListener("visibilitychange", () => {
+      if (document.hidden) { clearTimeout(timer); asking?.abort(); }
+      else if (!paused) follow();
+    });
+  }
+
+  function start() {
+    showSliderValues();
+    watchThumbnails();
+    if (!img) return;
+    pauseButton();
+    followVisibility();
+    // A page that came with its picture holds its first request at once; one with a placeholder
+    // fetches the picture its own request started drawing (one render, shared).
+    follow();
+  }
+  start();
 })();
 """
 
@@ -1508,13 +1962,23 @@ max="{max_refresh}" step="1"> s</label>
 """
 
 FIGURE = """\
-<img id="plot" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}">
+<img id="plot" {source} width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}">{pending}
 <div class="toolbar">
 <span id="status" class="status{status_class}">{status}</span>
 <button type="button" class="secondary" id="pause">Pause</button>
 <span>download {downloads}</span>
 </div>
+"""
+
+# Shown by the page script while a slow plot renders: the page answered before its picture.
+PENDING = """
+<div id="rendering" class="rendering" hidden data-width="{width}" data-height="{height}">rendering…</div>
+<noscript><img src="{src}" width="{width}" height="{height}" alt="{alt}"></noscript>"""
+
+SOURCE_ERROR = """\
+<div id="source-error" class="problem" role="alert"><strong>The plot code has an error; the last good version is \
+still served.</strong> <code>{message}</code></div>
 """
 
 ERROR_BODY = """\
@@ -1534,7 +1998,11 @@ def _page(title: str, body: str, *, crumb: str = "", json_url: str = "/index.jso
     return PAGE.format(title=e(title), crumb=crumb, json_url=e(json_url), head=head, body=body).encode()
 
 
-def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
+def _source_error(message: str) -> str:
+    return SOURCE_ERROR.format(message=e(message)) if message else ""
+
+
+def index_page(plots: dict[str, Plot], limits: Limits, source_error: str = "") -> bytes:
     """The list of plots, with a thumbnail for each one that can render with its defaults."""
     cards = []
     for plot in plots.values():
@@ -1543,14 +2011,15 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
             thumbnail = '<div class="noimage">needs parameters</div>'
         else:
             query = urllib.parse.urlencode({WIDTH: 4, HEIGHT: 2.5, DPI: 80})
-            thumbnail = f'<img loading="lazy" src="/{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
+            thumbnail = f'<img class="thumb" loading="lazy" src="/{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
         cards.append(
             CARD.format(
                 page_url=e("/" + plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source)
             )
         )
     body = INDEX_BODY.format(count=len(plots), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
-    return _page("plotserve", body)
+    # The script shows "rendering… N s" on the thumbnails of slow plots.
+    return _page("plotserve", _source_error(source_error) + body, head='<script src="-/static/plotserve.js" defer></script>')
 
 
 def _field(param: Param, request: Request, limits: Limits) -> str:
@@ -1614,8 +2083,14 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
     return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
 
 
-def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> bytes:
-    """A plot's page: the form, and the live image (or what stops it from being drawn)."""
+def plot_page(
+    plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None, source_error: str = ""
+) -> bytes:
+    """A plot's page: the form, and the live image (or what stops it from being drawn).
+
+    With neither ``rendered`` nor ``failure``, the picture is still being drawn: a placeholder
+    of its size stands in, and the page script fetches the picture.
+    """
     problems = [message for field, message in request.errors.items() if field not in {p.name for p in plot.params}]
     problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
     fields = "\n".join(_field(param, request, limits) for param in plot.params) or '<p class="help">This plot takes no parameters.</p>'
@@ -1638,18 +2113,25 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
             f'<a href="{e(_with_query(f"/{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
             for fmt in IMAGE_FORMATS
         )
-        if failure is None:
+        width, height = int(request.width * request.dpi), int(request.height * request.dpi)
+        source, pending = f'src="{e(src)}" srcset="{e(src)} 1x, {e(src2x)} 2x"', ""
+        if failure is not None:
+            status = f"{failure.status}: {failure}"
+        elif rendered is None:
+            status = "rendering…"
+            source, pending = "hidden", PENDING.format(src=e(src), width=width, height=height, alt=e(plot.title))
+        else:
             when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
             status = f"rendered {when} in {rendered.seconds * 1000:.0f} ms · refreshes every {int(request.refresh)} s"
-        else:
-            status = f"{failure.status}: {failure}"
         figure = FIGURE.format(
+            source=source,
+            pending=pending,
             src=e(src),
             src2x=e(src2x),
-            width=int(request.width * request.dpi),
-            height=int(request.height * request.dpi),
+            width=width,
+            height=height,
             alt=e(plot.title),
-            etag=e(rendered.etag) if failure is None else "",
+            etag=e(rendered.etag) if rendered is not None else "",
             refresh=int(request.refresh),
             status=e(status),
             status_class="" if failure is None else " failed",
@@ -1661,7 +2143,7 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
         head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
     head += '\n<script src="/-/static/plotserve.js" defer></script>'
     description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
-    body = PLOT_BODY.format(
+    body = _source_error(source_error) + PLOT_BODY.format(
         title=e(plot.title),
         summary=e(plot.summary),
         description=description,
@@ -1741,6 +2223,45 @@ def _header_safe(text: str, limit: int = 200) -> str:
     return flat.encode("ascii", "replace").decode()[:limit]
 
 
+def hold_until_changed(
+    server: "PlotServer", plot: Plot, request: Request, pairs, fmt: str, if_none_match: str | None, gone=lambda: False
+) -> str:
+    """Hold an image request until its view's ETag is no longer the one the client has.
+
+    Gives the ``X-Plotserve-Watch`` answer: "held" (the client may ask again at once: the view
+    changed, the hold timed out, or it had changed already), "untracked" (no input file to
+    watch: ask again on your period) or "full" (too many requests held: ask on your period).
+    A reload, good or failed, ends the hold too, so an open page hears of it.
+    """
+    etag = server.images.etag(plot, request, fmt)
+    if etag is None:
+        return "untracked"
+    if not _etag_matches(if_none_match, etag):
+        return "held"  # the client's picture is old already: no wait
+    current = {"plot": plot, "request": request}
+
+    def state():
+        now = server.plots.get(plot.name)
+        if now is None:
+            return None
+        if now is not current["plot"]:
+            current["plot"], current["request"] = now, parse_query(now, pairs, server.limits)
+        attempts = server.reloader.attempts if server.reloader else 0
+        return server.images.etag(now, current["request"], fmt), attempts
+
+    view = f"{plot.name}.{fmt}?{request.canonical_query(plot, image=True)}"
+    return "full" if server.watcher.hold(view, state, state(), request.wait, gone) == "full" else "held"
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the other end closed the connection (readable, and nothing to read)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
 class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     """Serves plots; subclass it and add ``plot_*`` methods to serve them too.
 
@@ -1811,24 +2332,39 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
         if path in ("/", "/index.html"):
             classic = self._classic_redirect(server, pairs)
-            return classic or Response(200, index_page(server.plots, server.limits))
+            return classic or Response(200, index_page(server.plots, server.limits, server.source_error()))
         if path == "/index.json":
             return _json_response({"plots": [plot.describe() for plot in server.plots.values()]})
         if path == "/-/health.json":
-            return _json_response(server.images.health())
+            return _json_response(server.health())
         if path in STATIC:
             content_type, body = STATIC[path]
             return Response(200, body, content_type, {"Cache-Control": "max-age=3600"})
         name, dot, suffix = path[1:].partition(".")
         plot = server.plots.get(name) if path.count("/") == 1 else None
         if plot is None or (dot and suffix not in IMAGE_FORMATS and suffix != "json"):
-            return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
+            return Response(404, error_page(404, server.missing_plot(name)))
         request = parse_query(plot, pairs, server.limits)
         if not dot:
             return self._page(server, plot, request, pairs)
         if suffix == "json":
             return _json_response(plot_json(plot, request, server.limits), 200 if request.status == 200 else request.status)
+        if request.wait and not (request.errors or request.missing):
+            return self._held_image(server, plot, request, pairs, suffix)
         return self._image(server, plot, request, suffix)
+
+    def _held_image(self, server, plot: Plot, request: Request, pairs, fmt: str) -> Response:
+        """A ``_wait`` image request: held until its view changes, then answered as a conditional GET."""
+        gone = functools.partial(_closed_by_peer, self.connection)
+        watch = hold_until_changed(server, plot, request, pairs, fmt, self.headers.get("If-None-Match"), gone)
+        name, plot = plot.name, server.plots.get(plot.name)  # the code may have been reloaded meanwhile
+        if plot is None:
+            return Response(404, error_page(404, server.missing_plot(name)))
+        response = self._image(server, plot, parse_query(plot, pairs, server.limits), fmt)
+        response.headers["X-Plotserve-Watch"] = watch
+        if server.source_error(plot):
+            response.headers["X-Plotserve-Source-Error"] = _header_safe(server.source_error(plot), 1000)
+        return response
 
     def _classic_redirect(self, server, pairs) -> Response | None:
         """``/?mode=plot&graph=plot_NAME&...`` (the classic recipe's URLs) redirect to the new ones."""
@@ -1861,14 +2397,16 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             return Response(303, b"", headers={"Location": _with_query(f"/{plot.name}", request.canonical_query(plot))})
         if request.missing:
             return Response(200, plot_page(plot, request, server.limits, None, None))
-        try:
-            rendered = server.images.get(plot, request, "png")
-        except PlotFailed as failure:
-            headers = {"X-Plotserve-Error": _header_safe(failure)}  # as on the image: a 5xx says whose fault it is
-            if failure.status == 503:
+        source_error = server.source_error(plot)
+        # The page answers at once: with the picture if it is drawn in a moment, else with a
+        # placeholder while the render it started goes on (the image request joins it).
+        outcome = server.images.prepare(plot, request, "png", PAGE_WAIT_SECONDS)
+        if isinstance(outcome, PlotFailed):
+            headers = {"X-Plotserve-Error": _header_safe(outcome)}  # as on the image: a 5xx says whose fault it is
+            if outcome.status == 503:
                 headers["Retry-After"] = "2"
-            return Response(failure.status, plot_page(plot, request, server.limits, None, failure), headers=headers)
-        return Response(200, plot_page(plot, request, server.limits, rendered, None))
+            return Response(outcome.status, plot_page(plot, request, server.limits, None, outcome, source_error), headers=headers)
+        return Response(200, plot_page(plot, request, server.limits, outcome, None, source_error))
 
     def _image(self, server, plot: Plot, request: Request, fmt: str) -> Response:
         content_type = IMAGE_FORMATS[fmt]
@@ -2012,13 +2550,17 @@ class PlotServer(http.server.ThreadingHTTPServer):
         worker_max_jobs: int = 10_000,
         worker_max_growth_mb: float = 256.0,
         max_connections: int = 256,
+        max_waiting: int | None = None,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
         quiet: bool = False,
+        reload: bool = False,
     ):
         self.limits = limits or Limits()
         self.plots = discover_plots(sources, handler_class)
         self.quiet = quiet
+        # Held requests take at most a quarter of the connections: the rest stay for everything else.
+        self.watcher = Watcher(max_connections // 4 if max_waiting is None else max_waiting)
         self.connection_slots = threading.BoundedSemaphore(max_connections)  # one thread per open connection
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
@@ -2047,6 +2589,59 @@ class PlotServer(http.server.ThreadingHTTPServer):
         else:
             self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
         self.images = ImageService(self.plots, self.renderer, self.limits, int(cache_mb * 2**20))
+        self._new_renderer = functools.partial(
+            WorkerPool,
+            workers,
+            sources,
+            handler_class,
+            self.limits,
+            start_method=start_method,
+            timeout=timeout,
+            max_pending=max_pending,
+            max_jobs=worker_max_jobs,
+            max_growth=int(worker_max_growth_mb * 2**20),
+        )
+        self.reloader = Reloader(sources, handler_class, self.plots, self.install, quiet=quiet) if reload and sources else None
+
+    def install(self, plots: dict[str, Plot] | None) -> None:
+        """Serve a reloaded set of plots; render processes are replaced, renders under way finish.
+
+        None: a reload failed and the last good plots stay; pages waiting on their view hear of it.
+        """
+        if plots is not None:
+            old = self.renderer
+            if isinstance(old, WorkerPool):
+                self.renderer = self._new_renderer()  # forked from this process: the new code is loaded
+                self.renderer.started += old.started
+                threading.Thread(target=old.retire, name="plotserve-retire", daemon=True).start()
+            else:
+                old.plots = plots
+            self.plots = self.images.plots = plots
+            self.images.renderer = self.renderer
+        self.watcher.poke()
+
+    def missing_plot(self, name: str) -> str:
+        """The message of the 404 for a plot name: removed by a reload, or never here."""
+        if self.reloader is not None and name in self.reloader.removed:
+            where = self.reloader.removed[name]
+            return f"plot_{name} was removed from {source_label(where) if where else 'its source'}; the index lists every plot."
+        return "There is no such plot here. The index lists every plot."
+
+    def health(self) -> dict:
+        """Counters for ``/-/health.json``: the renders and the cache, held requests, reloads."""
+        reloader = self.reloader
+        return {
+            **self.images.health(),
+            **self.watcher.health(),
+            "reloads": reloader.reloads if reloader else 0,
+            "source_error": reloader.error if reloader else "",
+        }
+
+    def source_error(self, plot: Plot | None = None) -> str:
+        """Why the last reload failed, for the index (no plot) or for a page whose plot it affects; else ""."""
+        if self.reloader is None or not self.reloader.error:
+            return ""
+        return self.reloader.error if plot is None or self.reloader.affects(plot) else ""
 
     @property
     def url(self) -> str:
@@ -2116,6 +2711,9 @@ class PlotServer(http.server.ThreadingHTTPServer):
         super().server_close()
         # socketserver calls this when bind() fails, before there is a renderer: the OSError
         # must reach _bind (next port, or "cannot listen"), not an AttributeError from here.
+        self.watcher.close()
+        if getattr(self, "reloader", None) is not None:
+            self.reloader.stop()
         if hasattr(self, "renderer"):
             self.renderer.close()
 
