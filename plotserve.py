@@ -913,7 +913,7 @@ class Reloader:
     ):
         self.sources, self.handler_class, self.install = list(sources), handler_class, install
         self.interval, self.quiet = interval, quiet
-        self.names = set(plots)
+        self.known = {name: plot.source.partition(":")[0] for name, plot in plots.items()}  # plot name -> its source
         self.removed: dict[str, str] = {}  # plot name -> the source it was removed from
         self.error = ""  # "file:line: Type: message" while a source fails to import
         self.failed_source = ""  # the label of that source
@@ -1009,10 +1009,10 @@ class Reloader:
             name: dataclasses.replace(plot, fingerprint=hashlib.sha256(f"{plot.fingerprint}\n{salt}".encode()).hexdigest()[:16])
             for name, plot in plots.items()
         }
-        old_names, self.names = self.names, set(plots)
-        for name in old_names - self.names:
-            self.removed[name] = failed or ""
-        for name in self.names:
+        old, self.known = self.known, {name: plot.source.partition(":")[0] for name, plot in plots.items()}
+        for name in old.keys() - self.known.keys():
+            self.removed[name] = old[name]
+        for name in self.known:
             self.removed.pop(name, None)
         if self.error:
             print("plotserve: reloaded: the error is fixed", file=sys.stderr, flush=True)
@@ -2623,8 +2623,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
     def missing_plot(self, name: str) -> str:
         """The message of the 404 for a plot name: removed by a reload, or never here."""
         if self.reloader is not None and name in self.reloader.removed:
-            where = self.reloader.removed[name]
-            return f"plot_{name} was removed from {source_label(where) if where else 'its source'}; the index lists every plot."
+            return f"plot_{name} was removed from {self.reloader.removed[name]}; the index lists every plot."
         return "There is no such plot here. The index lists every plot."
 
     def health(self) -> dict:
@@ -2822,6 +2821,7 @@ CLI = {
     "output": ("with --get, write the body to this file", "option", "o", str, None, "FILE"),
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
     "quiet": ("do not log requests", "flag", "q"),
+    "no_reload": ("do not reload the plots when their source files change", "flag", "r"),
     "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),
 }
 
@@ -2844,6 +2844,7 @@ def main(
     output: str | None = None,
     list_: bool = False,
     quiet: bool = False,
+    no_reload: bool = False,
     *sources: str,
 ) -> None:
     """Serve plot_* functions as live web pages."""
@@ -2890,7 +2891,7 @@ def main(
             "plotserve: warning: --token '' turns authentication off: anyone who can reach this address can run your plots", file=sys.stderr
         )
     hosts = [name.strip() for name in allow_host.split(",") if name.strip()]
-    server = _bind(host, port, token=token, allow_hosts=hosts, **options)
+    server = _bind(host, port, token=token, allow_hosts=hosts, reload=not no_reload, **options)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     _warn_empty_sources(sources, server.plots)
     print(f"plotserve: serving {len(server.plots)} plots on {server.url}", flush=True)
