@@ -1633,6 +1633,7 @@ class ImageService:
             "not_modified": counts.get("not_modified", 0),
             "shared_renders": counts.get("shared_renders", 0),
             "errors": counts.get("errors", 0),
+            "renders_under_way": len(self.flights),
             "cache_bytes": self.cache.bytes,
             "cache_entries": len(self.cache.entries),
             "workers_alive": self.renderer.alive(),

@@ -245,6 +245,35 @@ def test_an_edit_reloads_the_plots(source, workers):
             assert health["workers_started"] >= started + 2 and health["workers_alive"] == 1
 
 
+def test_a_reload_lets_the_render_under_way_finish(source):
+    source.write_text(source.read_text() + "\n\ndef plot_slow(ax, seconds: float = 2.0):\n    import time\n    time.sleep(seconds)\n")
+    with running_server(str(source), limits=plotserve.Limits(data_dir=source.parent), workers=1, reload=True) as client:
+        results = [None]
+        thread = threading.Thread(target=lambda: results.__setitem__(0, client.get("/slow.png")))
+        thread.start()
+        health_when(client, lambda health: health["renders_under_way"] == 1, "the slow render under way")
+        old = client.health()["worker_pids"]
+        source.write_text(source.read_text().replace("def plot_gone", "def plot_new"))
+        reloads(client, 1)
+        thread.join(60)
+        assert results[0].status == 200  # drawn to the end by the old worker
+        health = health_when(client, lambda health: health["workers_alive"] == 1 and health["worker_pids"] != old, "a new worker")
+        assert set(health["worker_pids"]).isdisjoint(old)
+        assert client.get("/new.png").status == 200
+
+
+def test_a_module_given_by_name_is_reloaded(tmp_path, monkeypatch):
+    name = "edited_module_" + "".join(char if char.isalnum() else "_" for char in tmp_path.name)
+    (tmp_path / f"{name}.py").write_text("def plot_first(ax):\n    ax.plot([0, 1])\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with running_server(name, limits=plotserve.Limits(data_dir=tmp_path), workers=0, reload=True) as client:
+        assert client.get("/first.png").status == 200
+        (tmp_path / f"{name}.py").write_text("def plot_second(ax):\n    ax.plot([1, 0])\n")
+        reloads(client, 1)
+        assert client.get("/second.png").status == 200
+        assert client.get("/first.png").status == 404
+
+
 def test_a_held_request_is_answered_by_a_reload(source):
     with running_server(str(source), limits=plotserve.Limits(data_dir=source.parent), workers=1, reload=True) as client:
         etag = client.get("/file.png").headers["etag"]
