@@ -204,10 +204,12 @@ def measure_ten_pages(browser, url: str, port: int, log: Path, training, changes
 def measure_idle(browser, url: str, port: int, seconds: float) -> dict:
     """Requests and renders per idle page per minute, new and old page open side by side."""
     new, old = open_page(browser, url), open_page(browser, url, old=True)
-    time.sleep(2)
+    new.wait_for_timeout(2_000)
     before = health(port)
     counts = (len(new.requests), len(old.requests))
-    time.sleep(seconds)
+    # Not time.sleep: Playwright's sync API records a page's requests only while it is called.
+    new.wait_for_timeout(seconds * 1000)
+    old.evaluate("() => 0")
     after = health(port)
     per_minute = 60 / seconds
     result = {
