@@ -144,7 +144,10 @@ def test_renders_beyond_the_queue_limit_get_503_with_retry_after(suffix):
                 assert "renders are waiting" in answer.headers["x-plotserve-error"]
             elif suffix == ".png":
                 assert answer.image().size == (800, 500)
-        # The queue drains: once the slow renders are done, the server takes work again.
+        # The queue drains: once the slow renders are done (a page's goes on after it answered), the server takes work again.
+        deadline = time.monotonic() + 60
+        while client.health()["renders_under_way"] and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert client.get(f"/ok.png?view={unique()}").status == 200
 
 
