@@ -775,6 +775,7 @@ def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[st
 
 WATCH_INTERVAL = 0.1  # seconds between two looks at the files of a watched view
 RELOAD_INTERVAL = 0.25  # seconds between two looks at the plot sources
+RELOAD_SETTLE = 0.1  # seconds a changed source must stay unchanged before it is imported
 
 
 class _Watched:
@@ -801,6 +802,7 @@ class Watcher:
         self.waiting = 0
         self.looks = 0  # states read so far: what watching costs
         self.refused = 0  # holds refused because max_waiting were held already
+        self.outcomes = collections.Counter()  # how holds ended: changed, timeout, gone
         self.closed = False
         self.thread: threading.Thread | None = None
 
@@ -834,15 +836,20 @@ class Watcher:
                 self.thread.start()
             self.condition.notify_all()  # the watcher thread may be asleep with nothing to watch
             deadline = time.monotonic() + seconds
+            outcome = "timeout"
             try:
                 while watched.state == state and not self.closed:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        return "timeout"
+                        break
                     self.condition.wait(min(remaining, 1.0))
                     if gone():  # a page that closed or paused: its slot is free at once, not in 25 s
-                        return "gone"
-                return "timeout" if self.closed else "changed"
+                        outcome = "gone"
+                        break
+                else:
+                    outcome = "timeout" if self.closed else "changed"
+                self.outcomes[outcome] += 1
+                return outcome
             finally:
                 watched.waiters -= 1
                 self.waiting -= 1
@@ -878,7 +885,15 @@ class Watcher:
     def health(self) -> dict:
         """Counters for ``/-/health.json``."""
         with self.condition:
-            return {"waiting": self.waiting, "watched_views": len(self.views), "watch_looks": self.looks, "watch_refused": self.refused}
+            return {
+                "waiting": self.waiting,
+                "watched_views": len(self.views),
+                "watch_looks": self.looks,
+                "watch_refused": self.refused,
+                "watch_changed": self.outcomes["changed"],
+                "watch_timeouts": self.outcomes["timeout"],
+                "watch_gone": self.outcomes["gone"],
+            }
 
     def close(self) -> None:
         """Answer every held request now and stop looking."""
@@ -951,8 +966,15 @@ class Reloader:
     def _run(self) -> None:
         while not self.stopped.wait(self.interval):
             stamps = {path: _file_stamp(path) for path in self.files}
-            if stamps != self.stamps:
-                self.reload()
+            if stamps == self.stamps:
+                continue
+            # An editor or a script may be half-way through writing: reload once the files are still.
+            while not self.stopped.wait(RELOAD_SETTLE):
+                settled = {path: _file_stamp(path) for path in self.files}
+                if settled == stamps:
+                    break
+                stamps = settled
+            self.reload()
 
     def stop(self) -> None:
         """Stop looking at the sources."""

@@ -15,7 +15,7 @@ import time
 
 import pytest
 from conftest import EXAMPLES, ROOT, running_server, training
-from test_live import health_when, moved
+from test_live import health_when, moved, wait_for
 
 import plotserve
 
@@ -61,6 +61,7 @@ def test_a_held_request_answers_304_when_nothing_changes_and_renders_nothing(ser
     after = server.health()
     assert moved(before, after)["renders"] == 0
     assert moved(before, after)["watch_looks"] > 0  # it was watched while it was held
+    assert moved(before, after)["watch_timeouts"] == 1
     assert after["waiting"] == after["watched_views"] == 0
 
 
@@ -77,7 +78,9 @@ def test_a_held_request_answers_with_the_new_picture_when_the_log_grows(server, 
     assert answer.headers["etag"] != first.headers["etag"]
     assert answer.body == server.get("/training.png").body  # the picture of the grown log
     assert answer.image().convert("RGB").tobytes() != first.image().convert("RGB").tobytes()
-    assert moved(before, server.health())["renders"] == 1
+    change = moved(before, server.health())
+    assert change["renders"] == 1
+    assert (change["watch_changed"], change["watch_timeouts"]) == (1, 0)  # answered by the change, not the clock
 
 
 def test_ten_waiting_viewers_cost_one_render_per_change(server, log_dir):
@@ -96,6 +99,7 @@ def test_ten_waiting_viewers_cost_one_render_per_change(server, log_dir):
         assert results[0].headers["etag"] != etag
         etag = results[0].headers["etag"]
         assert moved(before, server.health())["renders"] == change + 1
+        assert moved(before, server.health())["watch_changed"] == 10 * (change + 1)
 
 
 def test_a_view_with_no_tracked_input_is_not_held(server):
@@ -131,7 +135,8 @@ def test_a_client_that_leaves_frees_its_held_slot(server):
     sock.sendall(f"GET /training.png?_wait=25 HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: {etag}\r\n\r\n".encode())
     waiting(server, 1)
     sock.close()
-    waiting(server, 0)  # well before the 25 s hold is over
+    health = waiting(server, 0)  # well before the 25 s hold is over
+    assert (health["watch_gone"], health["watch_timeouts"]) == (1, 0)
 
 
 def test_wait_is_checked_like_every_option(server):
@@ -236,8 +241,9 @@ def test_an_edit_reloads_the_plots(source, workers):
         assert client.get("/one.png").headers["etag"] != one.headers["etag"]
 
         # A helper beside the source is watched as well.
+        etag = client.get("/one.png").headers["etag"]
         next(source.parent.glob("helper_*.py")).write_text("COLOR = 'C1'\n")
-        reloads(client, 2)
+        wait_for(lambda: client.get("/one.png").headers["etag"] != etag, "the helper's edit in the ETag")
         redrawn = client.get("/one.png")
         assert redrawn.image().convert("RGB").tobytes() != one.image().convert("RGB").tobytes()
         if workers:
@@ -284,6 +290,7 @@ def test_a_held_request_is_answered_by_a_reload(source):
         thread.join(60)
         assert results[0].status == 200 and results[0].headers["etag"] != etag
         assert results[0].body == client.get("/file.png").body
+        assert client.health()["watch_changed"] == 1
 
 
 def test_a_broken_edit_keeps_the_last_good_plots_and_says_so_once(source, capfd):
