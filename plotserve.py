@@ -1044,9 +1044,10 @@ class Reloader:
         elif not self.quiet:
             print(f"plotserve: reloaded {len(plots)} plots", file=sys.stderr, flush=True)
         self.error, self.failed_source = "", ""
+        self.install(plots)
+        # Counted once the new plots are served: a page woken by the count must find them.
         self.attempts += 1
         self.reloads += 1
-        self.install(plots)
         return True
 
 
