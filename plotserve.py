@@ -2872,6 +2872,9 @@ def make_app(*sources: str, token: str | None = None, allow_hosts: typing.Sequen
     The token is ``token``, else the ``PLOTSERVE_TOKEN`` environment variable, else none: then
     only loopback host names are answered, as by ``plotserve`` on 127.0.0.1. Name the host names
     a proxy forwards with ``allow_hosts``; set a token when anyone else can reach the server.
+
+    Live updates: ``max_waiting`` (default 0) requests may be held until their view changes, per
+    process; ``reload=True`` reloads edited sources.
     """
     if not sources:
         sources = tuple(str(path) for path in sorted(examples_dir().glob("*.py")) if not path.name.startswith("_"))
@@ -2882,6 +2885,9 @@ def make_app(*sources: str, token: str | None = None, allow_hosts: typing.Sequen
     if "*" in allowed:
         allowed = set()  # every host name: the proxy in front checks them
     options.setdefault("workers", 0)
+    # A sync worker held for 25 s serves nobody else: no held requests unless asked for (pages go by
+    # their period); with threads to spare, max_waiting=N below the thread count pushes changes.
+    options.setdefault("max_waiting", 0)
     return PlotApp(sources, token=token, allowed_hosts=allowed, **options)
 
 
