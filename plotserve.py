@@ -1782,6 +1782,25 @@ def _here(path: str, query: str = "") -> str:
     return _with_query("./" + path.rpartition("/")[2], query)
 
 
+_PREFIX = re.compile(r"/[A-Za-z0-9._~!$'()*+=:@%/-]{0,500}")
+
+
+def mount_prefix(request: HttpRequest, base_url: str = "") -> str:
+    """The path a proxy mounts plotserve at, without the last ``/``; ``""`` when it is not known.
+
+    Relative URLs need no prefix; this is only for the few that must be absolute (the token
+    cookie's Path). It is the proxy's ``X-Forwarded-Prefix``, else the path of ``--base-url``.
+    It never decides access: a client that sends the header itself only narrows its own cookie.
+    """
+    for given in (request.headers.get("X-Forwarded-Prefix") or "", urllib.parse.urlsplit(base_url).path):
+        given = given.strip()
+        if given and not given.startswith("/"):
+            given = "/" + given
+        if _PREFIX.fullmatch(given):
+            return given.rstrip("/") or "/"
+    return ""
+
+
 class PlotApp:
     """The plots, their renderer and cache, the access rules, and the one request path.
 
@@ -1805,8 +1824,10 @@ class PlotApp:
         worker_max_growth_mb: float = 256.0,
         token: str = "",
         allowed_hosts: typing.Iterable[str] = (),
+        base_url: str = "",
     ):
         handler_class = handler_class or PlotRequestHandler
+        self.base_url = base_url  # where a proxy publishes plotserve: only for URLs that must be absolute
         self.limits = limits or Limits()
         self.plots = discover_plots(sources, handler_class)
         self.token = token
@@ -1993,7 +2014,10 @@ class PlotApp:
         if self._is_token(query_token):
             # Set the cookie, so links and images keep working, and drop the token from the address bar.
             rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "token"])
-            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            # Path: plotserve's own prefix when known, so other applications behind the same proxy
+            # never see the token; else the browser's default, the folder of this (top-level) page.
+            prefix = mount_prefix(request, self.base_url)
+            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict" + (f"; Path={prefix}" if prefix else "")
             return Response(303, b"", headers={"Location": _here(url.path, rest), "Set-Cookie": cookie})
         if self._is_token(header_token) or self._is_token(cookie_token):
             return None
@@ -2198,10 +2222,18 @@ class PlotServer(http.server.ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        """The address to open, with the token where one is needed."""
+        """The address to open on this machine, with the token where one is needed."""
         host, port = self.server_address[:2]
         host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
         return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
+
+    @property
+    def public_url(self) -> str:
+        """The address a proxy publishes plotserve at (``--base-url``, when a whole URL), with the token; else ``""``."""
+        base = self.app.base_url
+        if not urllib.parse.urlsplit(base).scheme:
+            return ""
+        return base.rstrip("/") + "/" + (f"?token={self.token}" if self.token else "")
 
     def process_request(self, request, client_address) -> None:
         """Serve a connection in a thread of its own, or refuse it with 503 when all slots are taken."""
@@ -2316,6 +2348,22 @@ def get_url(server: PlotServer, url: str, timeout: float) -> tuple[int, bytes, s
     return answer.status, body, message
 
 
+def ssh_tunnel(server: PlotServer, environ: typing.Mapping[str, str]) -> str:
+    """The ``ssh -L`` command that brings a loopback-bound server started over SSH to the user's computer; else ``""``.
+
+    ``SSH_CONNECTION`` is ``client_ip client_port server_ip server_port``: the server address is
+    the one the user reached this machine at, so it is the one to tunnel through.
+    """
+    parts = environ.get("SSH_CONNECTION", "").split()
+    if len(parts) != 4 or not server.local:
+        return ""
+    _, _, ssh_host, ssh_port = parts
+    user = environ.get("USER") or environ.get("LOGNAME") or ""
+    port = server.server_address[1]
+    loopback = "[::1]" if ":" in server.server_address[0] else "127.0.0.1"
+    return f"ssh -L {port}:{loopback}:{port}" + ("" if ssh_port == "22" else f" -p {ssh_port}") + f" {user + '@' if user else ''}{ssh_host}"
+
+
 def _warn_empty_sources(sources: typing.Sequence[str], plots: dict[str, Plot]) -> None:
     """Say which sources gave no plot: a misspelt prefix or the wrong file is the usual reason."""
     found = {plot.source.partition(":")[0] for plot in plots.values()}
@@ -2357,6 +2405,15 @@ CLI = {
     "start_method": ("how render processes start", "option", "S", str, ["fork", "spawn", "forkserver"], "METHOD"),
     "token": ("token clients must give; generated when --host is not loopback; '' for none", "option", "T", str, None, "TOKEN"),
     "allow_host": ("comma-separated host names the server may be reached by", "option", "A", str, None, "HOSTS"),
+    "base_url": (
+        "the address a proxy publishes plotserve at (https://host/team/plots/ or /team/plots/); pages need none, "
+        "it is for the few absolute URLs: the printed address and the token cookie's path",
+        "option",
+        "B",
+        str,
+        None,
+        "URL",
+    ),
     "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g", str, None, "URL"),
     "output": ("with --get, write the body to this file", "option", "o", str, None, "FILE"),
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
@@ -2379,6 +2436,7 @@ def main(
     start_method: str | None = None,
     token: str | None = None,
     allow_host: str = "",
+    base_url: str = "",
     get: str | None = None,
     output: str | None = None,
     list_: bool = False,
@@ -2403,7 +2461,14 @@ def main(
         print_plots(plots)
         return
     options = dict(
-        sources=sources, limits=limits, workers=workers, timeout=timeout, cache_mb=cache_mb, start_method=start_method, quiet=quiet
+        sources=sources,
+        limits=limits,
+        workers=workers,
+        timeout=timeout,
+        cache_mb=cache_mb,
+        start_method=start_method,
+        quiet=quiet,
+        base_url=base_url,
     )
     if get is not None:
         server = PlotServer(("127.0.0.1", 0), **{**options, "workers": 0, "quiet": True})
@@ -2432,9 +2497,21 @@ def main(
     server = _bind(host, port, token=token, allow_hosts=hosts, **options)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     _warn_empty_sources(sources, server.plots)
+    if port is None and server.server_address[1] != DEFAULT_PORT:
+        print(
+            f"plotserve: port {DEFAULT_PORT} is taken, so this server is on port {server.server_address[1]}: "
+            f"a saved link or SSH tunnel to {DEFAULT_PORT} will not find it (--port N chooses one)",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"plotserve: serving {len(server.plots)} plots on {server.url}", flush=True)
+    if server.public_url:
+        print(f"plotserve: published at {server.public_url}", flush=True)
+    tunnel = ssh_tunnel(server, os.environ)
+    if tunnel:
+        print(f"plotserve: started over SSH; on your own computer run  {tunnel}  and open {server.url}", flush=True)
     if not no_browser:
-        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+        threading.Thread(target=webbrowser.open, args=(server.public_url or server.url,), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
