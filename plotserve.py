@@ -861,6 +861,9 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
         except RecursionError as error:
             raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
         except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
+            if isinstance(error, SystemExit) and _raised_by_signal_handler(error):
+                # The hosting server ended the render: gunicorn's --timeout sends its worker SIGABRT.
+                raise RenderTimeout(f"plot_{plot.name} was stopped by the server's time limit") from None
             message = "".join(traceback.format_exception_only(type(error), error)).strip()
             raise PlotFailed(message, _short_traceback(error)) from None
         finally:
@@ -868,6 +871,22 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
             if pyplot is not None:
                 for number in set(pyplot.get_fignums()) - before:
                     pyplot.close(number)
+
+
+def _raised_by_signal_handler(error: BaseException) -> bool:
+    """Whether an exception came from a Python signal handler that interrupted the code, not from the code itself."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    code = frame.tb_frame.f_code if frame is not None else None
+    for signum in signal.valid_signals():
+        try:
+            handler = signal.getsignal(signum)
+        except (OSError, ValueError):
+            continue
+        if getattr(getattr(handler, "__func__", handler), "__code__", None) is code:
+            return True
+    return False
 
 
 # No dates or versions in the files: the same view gives the same bytes, so ETags hold.
@@ -1299,6 +1318,7 @@ class ImageService:
             "worker_pids": self.renderer.pids(),
             "open_figures": sum(self.renderer.open_figures.values()),
             "plots": len(self.plots),
+            "pid": os.getpid(),  # the process that answered: one of several under a WSGI server
         }
 
 
@@ -2033,19 +2053,36 @@ class PlotApp:
         """The WSGI application (PEP 3333): the same request path as the built-in server."""
         headers = email.message.Message()
         for key, value in environ.items():
-            if key.startswith("HTTP_"):
+            if key == "HTTP_HOST":
+                # A WSGI server joins repeated headers with commas, and a host name has none:
+                # give each back, so the request path sees two Hosts and refuses them (400).
+                for part in value.split(","):
+                    headers["Host"] = part.strip()
+            elif key.startswith("HTTP_"):
                 headers[key[5:].replace("_", "-").title()] = value
         for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             if environ.get(key):
                 headers[key.replace("_", "-").title()] = environ[key]
-        # PATH_INFO is decoded (as latin-1 bytes, PEP 3333): encode it again, as the client sent it.
-        path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~") or "/"
-        query = environ.get("QUERY_STRING", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        request = HttpRequest(method, _with_query(path, query), headers, environ.get("REMOTE_ADDR", ""))
+        request = HttpRequest(method, _wsgi_target(environ), headers, environ.get("REMOTE_ADDR", ""))
         response = self.respond(request)
         start_response(f"{response.status} {http.HTTPStatus(response.status).phrase}", response.header_list())
         return [] if method == "HEAD" or response.status == 304 else [response.body]
+
+
+def _wsgi_target(environ: dict) -> str:
+    """The request target as the client sent it, so both transports route the same bytes.
+
+    gunicorn (``RAW_URI``) and waitress or uWSGI (``REQUEST_URI``) keep it; PATH_INFO has lost
+    what decoding and clean-up took away (waitress turns ``//x`` into ``/x``). Mounted under a
+    SCRIPT_NAME, or on a server that keeps no raw target, PATH_INFO is encoded again instead.
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if raw.startswith("/") and not environ.get("SCRIPT_NAME"):
+        return raw
+    # PATH_INFO is decoded (as latin-1 bytes, PEP 3333): encode it again, as the client sent it.
+    path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~") or "/"
+    return _with_query(path, environ.get("QUERY_STRING", ""))
 
 
 class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
@@ -2274,15 +2311,19 @@ def make_app(*sources: str, token: str | None = None, allow_hosts: typing.Sequen
     come from the content, so any worker or replica answers a revalidation with a 304.
 
     The token is ``token``, else the ``PLOTSERVE_TOKEN`` environment variable, else none: then
-    only loopback host names are answered, as by ``plotserve`` on 127.0.0.1. Name the host names
-    a proxy forwards with ``allow_hosts``; set a token when anyone else can reach the server.
+    only loopback host names are answered, as by ``plotserve`` on 127.0.0.1; with a token, any
+    host name, as by ``plotserve --host 0.0.0.0``. ``allow_hosts`` names the host names to answer
+    (loopback ones stay allowed); ``"*"`` among them allows any. Set a token when anyone else can
+    reach the server.
     """
     if not sources:
         sources = tuple(str(path) for path in sorted(examples_dir().glob("*.py")) if not path.name.startswith("_"))
     if data_dir is not None:
         options["limits"] = Limits(data_dir=pathlib.Path(data_dir).resolve())
     token = os.environ.get("PLOTSERVE_TOKEN", "") if token is None else token
-    allowed = {*_LOOPBACK_NAMES, *(name.lower() for name in allow_hosts)}
+    allowed = {name.lower() for name in allow_hosts}
+    if allowed or not token:  # with a token and no names, any host name, as plotserve --host 0.0.0.0
+        allowed |= set(_LOOPBACK_NAMES)
     if "*" in allowed:
         allowed = set()  # every host name: the proxy in front checks them
     options.setdefault("workers", 0)

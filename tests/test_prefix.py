@@ -138,16 +138,17 @@ def test_index_and_plot_page_load_everything_under_the_prefix(nginx, page, prefi
     page.wait_for_load_state("networkidle")
     # The stylesheet applied (a root-absolute link would have been nginx's 404), every thumbnail drew.
     assert page.evaluate("getComputedStyle(document.querySelector('header')).display") == "flex"
-    assert page.eval_on_selector_all(".card img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)") == [True] * 5
+    assert page.eval_on_selector_all(".card img", "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)") == [True] * 7
     cards = page.eval_on_selector_all("a.card", "links => links.map(a => a.href)")
-    assert cards == [base + name for name in ("bars", "broken", "level", "spectrum", "wave")]
+    assert cards == [base + name for name in ("bars", "broken", "level", "quits", "slow", "spectrum", "wave")]
     page.click("a.card[href=wave]")
     page.wait_for_load_state("networkidle")
     assert page.url == base + "wave"
     assert page.evaluate("document.getElementById('plot').naturalWidth") == 800
     assert page.evaluate("document.querySelector('a.brand').href") == base
     assert page.evaluate("document.querySelector('a.json').href").startswith(base + "wave.json")
-    assert failed == [base + "broken.png?_width=4&_height=2.5&_dpi=80"]  # its error picture, a 500 by design
+    # Their error pictures, 500s by design.
+    assert sorted(failed) == [base + f"{name}.png?_width=4&_height=2.5&_dpi=80" for name in ("broken", "quits")]
     assert not page.errors
     assert_under(seen, base)
 
@@ -269,7 +270,7 @@ def test_the_token_redirect_and_cookie_stay_under_the_prefix(nginx, page, prefix
     page.click("a.brand")
     page.wait_for_load_state("networkidle")
     assert page.url == base
-    assert page.eval_on_selector_all(".card img", "imgs => imgs.map(i => i.naturalWidth > 0)") == [True] * 5
+    assert page.eval_on_selector_all(".card img", "imgs => imgs.map(i => i.naturalWidth > 0)") == [True] * 7
     assert_under(seen, base)
 
 

@@ -22,3 +22,18 @@ def plot_bars(ax, n: Annotated[int, Range(1, 20)] = 3):
 def plot_broken(ax):
     """A plot that always raises."""
     raise RuntimeError("this plot is broken on purpose")
+
+
+def plot_slow(ax, seconds: float = 0.0):
+    """A plot that takes its time: what a server's time-out is for."""
+    import time
+
+    time.sleep(seconds)
+    ax.plot([0, 1], [0, 1])
+
+
+def plot_quits(ax):
+    """A plot that calls sys.exit(): its own failure, not the server's end."""
+    import sys
+
+    sys.exit("plot_quits gave up")
