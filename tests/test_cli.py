@@ -183,6 +183,22 @@ def test_the_browser_is_opened_on_the_url(tmp_path, browser_log):
         assert log.read_text().split() == [served.url]
 
 
+def test_base_url_is_the_address_printed_and_opened(tmp_path, browser_log):
+    """Behind a proxy the local address is not the one to open: --base-url is printed and opened, with the token."""
+    log, fake_browser = browser_log
+    public = "https://hub.example.org/user/alice/proxy/9999"
+    args = ["--port", "0", "--workers", "0", "--token", "tok", "--base-url", public]
+    with serve(PLOTSERVE, WAVES, *args, env=clean_env(BROWSER=fake_browser)) as served:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not log.exists() and time.monotonic() < deadline and served.process.poll() is None:
+            time.sleep(0.05)
+        assert log.read_text().split() == [f"{public}/?token=tok"]
+        assert f"plotserve: published at {public}/?token=tok\n" in served.stdout
+        # Its path is the token cookie's.
+        answer = served.client.get("/?token=tok")
+        assert answer.headers["set-cookie"].endswith("; Path=/user/alice/proxy/9999")
+
+
 @pytest.mark.parametrize("how", ["-m from the repository", "-m with PYTHONPATH", "script from elsewhere"])
 def test_with_no_source_the_examples_are_served(tmp_path, how):
     if how == "-m from the repository":
