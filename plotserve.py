@@ -2146,7 +2146,8 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         """Errors http.server raises itself (bad request lines, 414, 431): our page, no echoes."""
         try:
             self.send_response(code)
-            body = error_page(code, http.HTTPStatus(code).description or "The request could not be read.")
+            root = _root(urllib.parse.urlsplit(getattr(self, "path", "") or "/").path)  # unset when the line was unreadable
+            body = error_page(code, http.HTTPStatus(code).description or "The request could not be read.", root)
             self.send_header("Content-Type", HTML)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")

@@ -15,7 +15,7 @@ import time
 import urllib.parse
 
 import pytest
-from conftest import running_server
+from conftest import exchange, running_server
 
 import plotserve
 
@@ -281,3 +281,11 @@ def test_forwarded_prefix_is_only_a_cookie_path(nginx):
     status, headers, _ = fetch(nginx + "/user/bob/proxy/9998/?token=" + TOKEN, {"X-Forwarded-Prefix": "/x; Domain=evil.example"})
     assert status == 303 and "Path" not in headers["set-cookie"] and "Domain" not in headers["set-cookie"]
     assert fetch(nginx + "/user/bob/proxy/9998/wave", {"X-Forwarded-Prefix": "/"})[0] == 403
+
+
+def test_errors_http_server_answers_itself_link_back_from_deeper_paths():
+    """A 431 (headers too large) for /a/b/c: its page's links climb back to plotserve's top."""
+    with running_server(MOUNTED, workers=0) as client:
+        raw = exchange(client.port, b"GET /a/b/c HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 431 ")
+    assert b'href="../../-/static/plotserve.css"' in raw and b'href="../.././"' in raw and b'href="../../index.json"' in raw
