@@ -2016,9 +2016,7 @@ class PlotApp:
         if self.allowed_hosts:
             host = request.headers.get("Host") or ""
             if host and _host_name(host) not in self.allowed_hosts:
-                return Response(
-                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
-                )
+                return self._foreign_host(_host_name(host))
         if not self.token:
             return None
         url = urllib.parse.urlsplit(request.target)
@@ -2042,6 +2040,15 @@ class PlotApp:
         if self._is_token(header_token) or self._is_token(cookie_token):
             return None
         return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
+
+    def _foreign_host(self, name: str) -> Response:
+        """403 for a Host this server does not answer to, naming it: proxies such as jupyter-server-proxy
+        and code-server pass the browser's host name on, and the user has to allow it once."""
+        message = (
+            f"This server does not answer to the host name {name}. If you reach it through a proxy that passes "
+            f"that name on (JupyterHub, code-server), start plotserve with --allow-host {name}."
+        )
+        return Response(403, error_page(403, message))
 
     def _is_token(self, given: str) -> bool:
         """Whether a client gave the right token, compared in constant time."""

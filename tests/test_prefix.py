@@ -1,9 +1,13 @@
 """Under a proxy prefix: a real nginx mounts plotserve at three paths, headless Chromium uses it there.
 
-The mounts are those users meet: an nginx ``location /team/plots/`` that strips the prefix (and
-sends ``X-Forwarded-Prefix``), jupyter-server-proxy's ``/user/NAME/proxy/9999/`` and code-server's
-``/proxy/9999/`` (both strip it and send no header). Every request a page makes must stay under
-its prefix: a root-absolute URL would leave it and reach nginx's own 404.
+The mounts are those users meet, each as that proxy forwards: an nginx ``location /team/plots/``
+that strips the prefix (``Host`` becomes the upstream's, and it sends ``X-Forwarded-Prefix``);
+jupyter-server-proxy's ``/user/NAME/proxy/9999/`` (strips it, passes the browser's ``Host`` on,
+sends ``X-Forwarded-Prefix`` without the last slash); code-server's ``/proxy/9999/`` (strips it,
+passes the ``Host`` on, sends no prefix). The browser's host name at the hub is played by the
+``Host`` nginx sends; plotserve is started with ``allow_hosts`` naming it, as a user would with
+``--allow-host``. Every request a page makes must stay under its prefix: a root-absolute URL
+would leave it and reach nginx's own 404.
 """
 
 import http.client
@@ -28,6 +32,7 @@ TOKEN = "prefix-test-token"
 # (prefix, whether nginx sends X-Forwarded-Prefix for it)
 PREFIXES = ["/team/plots/", "/user/alice/proxy/9999/", "/proxy/9999/"]
 SECURE = ["/secure/plots/", "/user/bob/proxy/9998/"]
+HUBS = ("hub.example.org", "code.example.org")  # as --allow-host names them
 
 NGINX_CONF = """\
 daemon off;
@@ -49,13 +54,24 @@ http {{
             proxy_pass http://127.0.0.1:{backend}/;
             proxy_set_header X-Forwarded-Prefix /team/plots/;
         }}
-        location /user/alice/proxy/9999/ {{ proxy_pass http://127.0.0.1:{backend}/; }}
-        location /proxy/9999/ {{ proxy_pass http://127.0.0.1:{backend}/; }}
+        location /user/alice/proxy/9999/ {{
+            proxy_pass http://127.0.0.1:{backend}/;
+            proxy_set_header Host hub.example.org;
+            proxy_set_header X-Forwarded-Prefix /user/alice/proxy/9999;
+        }}
+        location /proxy/9999/ {{
+            proxy_pass http://127.0.0.1:{backend}/;
+            proxy_set_header Host code.example.org:8080;
+        }}
         location /secure/plots/ {{
             proxy_pass http://127.0.0.1:{secure}/;
             proxy_set_header X-Forwarded-Prefix /secure/plots;
         }}
         location /user/bob/proxy/9998/ {{ proxy_pass http://127.0.0.1:{secure}/; }}
+        location /user/carol/proxy/9997/ {{
+            proxy_pass http://127.0.0.1:{secure}/;
+            proxy_set_header Host hub.example.org;
+        }}
     }}
 }}
 """
@@ -81,7 +97,7 @@ def nginx(tmp_path_factory, data_dir):
         pytest.fail(f"nginx is not installed at {NGINX}: apt-get install nginx")
     limits = plotserve.Limits(data_dir=data_dir)
     with (
-        running_server(MOUNTED, WAVES, limits=limits, workers=0) as open_server,
+        running_server(MOUNTED, WAVES, limits=limits, workers=0, allow_hosts=HUBS) as open_server,
         running_server(MOUNTED, WAVES, limits=limits, workers=0, token=TOKEN) as secure_server,
     ):
         tmp = tmp_path_factory.mktemp("nginx")
@@ -272,6 +288,15 @@ def test_the_token_redirect_and_cookie_stay_under_the_prefix(nginx, page, prefix
     assert page.url == base
     assert page.eval_on_selector_all(".card img", "imgs => imgs.map(i => i.naturalWidth > 0)") == [True] * 7
     assert_under(seen, base)
+
+
+def test_a_proxy_that_passes_the_browsers_host_on_is_told_what_to_allow(nginx, page):
+    """jupyter-server-proxy and code-server pass the hub's host name on: without --allow-host for it
+    the Host check refuses, and the page says which name to allow."""
+    answer = page.goto(nginx + "/user/carol/proxy/9997/wave")
+    assert answer.status == 403
+    assert "--allow-host hub.example.org" in page.inner_text(".problem")
+    assert page.evaluate("document.querySelector('a.brand').href") == nginx + "/user/carol/proxy/9997/"  # under the prefix still
 
 
 def test_forwarded_prefix_is_only_a_cookie_path(nginx):
