@@ -1634,6 +1634,7 @@ function exploreImage() {
     } catch (error) {
       geometry = [];
     }
+    img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
   }
   img.addEventListener("load", loadGeometry);
   if (img.complete) loadGeometry();
