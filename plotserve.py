@@ -1761,7 +1761,7 @@ function dateAt(axis, value) {
 function formatValue(axis, value, step) {
   if (axis.scale === "date") {
     const text = dateAt(axis, value).toISOString();  // step is in days
-    if (step >= 1) return text.slice(0, 10);
+    if (step >= 0.5) return text.slice(0, 10);
     return `${text.slice(0, 10)} ${text.slice(11, step >= 1 / 1440 ? 16 : 19)}`;
   }
   if (!Number.isFinite(value) || value === 0) return String(value);

@@ -89,7 +89,7 @@ def test_zoomed_picture_shows_the_zoomed_range(examples):
 
 
 def _is_line_blue(pixel) -> bool:
-    red, green, blue = pixel
+    red, _, blue = pixel
     return blue > 150 and red < 120 and blue - red > 60  # matplotlib's C0, #1f77b4, antialiased
 
 
