@@ -131,11 +131,11 @@ def test_log_and_grid_toggles(examples):
 def test_view_options_are_part_of_the_canonical_url(examples):
     answer = examples.get("/wave?_form=1&cycles=4&_logy=true&_grid=&_xlim=0.50000,1.5&_theme=light")
     assert answer.status == 303
-    assert answer.headers["location"] == "/wave?cycles=4&grid=false&_xlim=0.5%2C1.5&_logy=true&_theme=light"
+    assert answer.headers["location"] == "./wave?cycles=4&grid=false&_xlim=0.5%2C1.5&_logy=true&_theme=light"
     data = json.loads(examples.get("/wave.json?_xlim=0.5,1.5&_theme=light&_theme=").body)
     assert data["errors"] == {"_theme": "given more than once"}
     data = json.loads(examples.get("/wave.json?_xlim=0.5,1.5&_theme=light&_axes=0").body)
-    assert data["image"] == "/wave.png?_xlim=0.5%2C1.5"  # light is the image's default, and so is Axes 0
+    assert data["image"] == "wave.png?_xlim=0.5%2C1.5"  # light is the image's default, and so is Axes 0
 
 
 def test_each_view_is_cached_and_the_json_reuses_the_picture(tmp_path):
@@ -157,7 +157,16 @@ def test_dark_theme_draws_a_dark_picture_with_its_own_etag(examples):
     assert np.asarray(dark.image().convert("L")).mean() < 50
     assert examples.get("/wave.png?_theme=light").headers["etag"] == light.headers["etag"]
     page = examples.get("/wave?_theme=dark").text
-    assert 'src="/wave.png?_theme=dark"' in page and 'data-theme="dark"' in page
+    assert 'src="wave.png?_theme=dark"' in page and 'data-theme="dark"' in page
+
+
+def test_a_zoomed_page_links_back_relatively_and_its_form_keeps_the_view(examples):
+    page = examples.get("/wave?cycles=4&_xlim=0.5,1.5&_axes=0&_grid=true&_theme=dark").text
+    assert 'id="reset" href="wave?cycles=4&amp;_grid=true&amp;_theme=dark"' in page  # relative: works under any prefix
+    assert '<input type="hidden" name="_xlim" value="0.5,1.5" form="plot-form">' in page
+    assert '<input type="hidden" name="_theme" value="dark" form="plot-form">' in page
+    assert '<input type="checkbox" name="_grid" value="true" form="plot-form" checked>' in page
+    assert 'id="reset"' not in examples.get("/wave?cycles=4&_grid=true").text
 
 
 # -- geometry against matplotlib's own ------------------------------------------------------------
