@@ -1642,7 +1642,7 @@ function exploreImage() {
   img.addEventListener("load", loadGeometry);
   if (img.complete) loadGeometry();
 
-  // Hover: the data coordinates under the pointer, for every Axes there (a twin adds its y).
+  // Hover: the data coordinates under the pointer, for every Axes there (a twin adds its y2).
   function imagePoint(event) {
     const rect = img.getBoundingClientRect();
     return {
@@ -1660,12 +1660,14 @@ function exploreImage() {
     if (drag) showDrag(point);
     const found = axesAt(point, false);
     if (!found.length) { coords.textContent = hint; return; }
-    const parts = [];
+    const parts = [], seen = { x: [], y: [] };
     for (const axes of found) {
       for (const [name, axis, f] of [["x", axes.x, fractionX(axes, point.x)], ["y", axes.y, fractionY(axes, point.y)]]) {
         const step = Math.abs(valueAt(axis, f + 1 / pixelsAlong(axes, name)) - valueAt(axis, f));
-        const part = `${name} = ${formatValue(axis, valueAt(axis, f), step)}`;
-        if (!parts.includes(part)) parts.push(part);  // twins share an axis: say it once
+        const text = formatValue(axis, valueAt(axis, f), step);
+        if (seen[name].includes(text)) continue;  // twins share an axis: say it once
+        seen[name].push(text);  // a twin's own axis is y2 (or x2)
+        parts.push(`${name}${seen[name].length > 1 ? seen[name].length : ""} = ${text}`);
       }
     }
     coords.textContent = parts.join(", ");

@@ -69,7 +69,7 @@ def coordinates(page):
     """The numbers the page shows under the image, by name: {'x': [...], 'y': [...]}."""
     text = page.locator("#coords").text_content()
     found = {}
-    for name, value in re.findall(rf"(x|y) = (\d{{4}}-\d\d-\d\d(?: [\d:]+)?|{NUMBER})", text):
+    for name, value in re.findall(rf"\b(x|y)\d? = (\d{{4}}-\d\d-\d\d(?: [\d:]+)?|{NUMBER})", text):
         found.setdefault(name, []).append(value)
     return text, found
 
@@ -115,6 +115,7 @@ def test_hover_on_a_log_axis_with_a_twin(page, examples, data_dir):
     assert loss[37] / factor <= shown <= loss[37] * factor
     # The twin's y (the score axis, 0 to 1) at the same height.
     fraction = to_fraction(loss_axes["y"], loss[37])
+    assert ", y2 = " in page.locator("#coords").text_content()
     assert float(found["y"][1]) == pytest.approx(fraction, abs=css_pixel(page, score_axes, "y") + 1e-3)
 
 
