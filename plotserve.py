@@ -910,6 +910,12 @@ class WorkerCrashed(PlotFailed):
     status = 500
 
 
+class ViewRefused(PlotFailed):
+    """The view asks the drawn figure for what it has not: an Axes past its last, dates on a number axis."""
+
+    status = 400
+
+
 class Overloaded(PlotFailed):
     """Too many renders are waiting already."""
 
@@ -973,6 +979,8 @@ def render_plot(
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
             return buffer.getvalue(), axes_geometry(figure, dpi)
+        except ViewRefused:
+            raise
         except RecursionError as error:
             raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
         except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
@@ -1029,7 +1037,10 @@ def _log_scale(get, set_, set_scale, smallest_positive: float) -> None:
 
 
 def apply_view(figure: Figure, view: View) -> None:
-    """Apply a view's log scales and grid to every Axes but colorbars, and its zoom to Axes ``view.axes``."""
+    """Apply a view's log scales and grid to every Axes but colorbars, and its zoom to Axes ``view.axes``.
+
+    Raises ViewRefused (a 400) where the zoom does not fit the figure.
+    """
     for ax in figure.axes:
         if _is_colorbar(ax):
             continue
@@ -1042,14 +1053,14 @@ def apply_view(figure: Figure, view: View) -> None:
     if view.xlim is None and view.ylim is None:
         return
     if view.axes >= len(figure.axes):
-        raise ValueError(f"{AXES}={view.axes}: the figure has {len(figure.axes)} Axes, numbered from 0")
+        raise ViewRefused(f"{AXES}={view.axes}: the figure has {len(figure.axes)} Axes, numbered from 0")
     ax = figure.axes[view.axes]
     zooms = ((XLIM, view.xlim, ax.xaxis, ax.get_xlim, ax.set_xlim), (YLIM, view.ylim, ax.yaxis, ax.get_ylim, ax.set_ylim))
     for name, limits, axis, get, set_ in zooms:
         if limits is None:
             continue
         if isinstance(limits[0], datetime.datetime) and not _is_date_axis(axis):
-            raise ValueError(f"{name} gives dates, but that axis of Axes {view.axes} shows numbers")
+            raise ViewRefused(f"{name} gives dates, but that axis of Axes {view.axes} shows numbers")
         low, high = get()
         set_(limits if low <= high else limits[::-1])  # an inverted axis (an image's y) stays inverted
 
@@ -1168,7 +1179,7 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
             body, axes = run_job(plots, limits, job)
             reply = ("ok", body, "")
         except PlotFailed as error:
-            reply = ("error", str(error), error.details)
+            reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
         connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes))
@@ -1296,6 +1307,8 @@ class WorkerPool:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
                 self.idle.put(worker)
+            if kind == "refused":
+                raise ViewRefused(payload, details)
             if kind == "error":
                 raise PlotFailed(payload, details)
             return payload, seconds, axes
@@ -1971,7 +1984,12 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
             thumbnail = '<div class="noimage">needs parameters</div>'
         else:
             query = urllib.parse.urlencode({WIDTH: 4, HEIGHT: 2.5, DPI: 80})
-            thumbnail = f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
+            dark = urllib.parse.urlencode({THEME: "dark", WIDTH: 4, HEIGHT: 2.5, DPI: 80})
+            # A browser that prefers dark gets dark thumbnails, as the plot page gets dark pictures.
+            thumbnail = (
+                f'<picture><source media="(prefers-color-scheme: dark)" srcset="{e(plot.name)}.png?{e(dark)}">'
+                f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}"></picture>'
+            )
         cards.append(
             CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )

@@ -243,6 +243,14 @@ def test_a_dark_browser_gets_dark_pictures(browser, examples):
         page.mouse.move(*page_point(page, axes, 0.25, 1.0))  # hover reads the dark picture too
         assert float(coordinates(page)[1]["x"][0]) == pytest.approx(0.25, abs=css_pixel(page, axes, "x"))
 
+        page.goto(examples.url + "/")  # the index's thumbnails too
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('a.card img')].every(img => img.complete && img.naturalWidth > 0)", timeout=WAIT
+        )
+        sources = page.locator("a.card img").evaluate_all("images => images.map(img => img.currentSrc)")
+        assert len(sources) == 6 and all("_theme=dark" in source for source in sources)
+        assert _luminance(page.locator("a.card[href=wave] img").screenshot()) < 60  # a plot that fills its card
+
         open_plot(page, examples, "/wave?_theme=light")  # the URL's choice beats the browser's
         assert "_theme" not in page.locator("#plot").evaluate("img => img.currentSrc")
         assert _luminance(page.locator("#plot").screenshot()) > 200
@@ -256,6 +264,9 @@ def test_a_dark_browser_gets_dark_pictures(browser, examples):
         open_plot(page, examples, "/wave")
         assert "_theme" not in page.locator("#plot").evaluate("img => img.currentSrc")
         assert _luminance(page.locator("#plot").screenshot()) > 200
+        page.goto(examples.url + "/")
+        sources = page.locator("a.card img").evaluate_all("images => images.map(img => img.currentSrc || img.src)")
+        assert sources and not any("_theme" in source for source in sources)
     finally:
         light.close()
 
