@@ -6,14 +6,20 @@ import io
 import json
 import math
 import re
+import socketserver
+import threading
 import urllib.parse
+import wsgiref.simple_server
 
 import matplotlib.dates
 import numpy as np
 import pandas as pd
 import pytest
 import training
+from conftest import EXAMPLES
 from PIL import Image
+
+import plotserve
 
 pytestmark = pytest.mark.browser
 
@@ -285,3 +291,54 @@ def test_a_bad_zoom_reshows_the_form_with_its_message(page, examples):
     with page.expect_navigation(timeout=WAIT):
         page.click("form button[type=submit]")  # the bad zoom is not part of the form: plotting again drops it
     assert "_xlim" not in page.url
+
+
+@pytest.fixture(scope="module")
+def prefixed(data_dir):
+    """The WSGI app mounted under /sub/ (the prefix moved to SCRIPT_NAME, as a proxy's mount does)."""
+    app = plotserve.make_app(*EXAMPLES, data_dir=str(data_dir))
+
+    def mounted(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith("/sub/"):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"outside /sub/"]
+        environ["SCRIPT_NAME"], environ["PATH_INFO"] = "/sub", path[len("/sub") :]
+        return app(environ, start_response)
+
+    class Quiet(wsgiref.simple_server.WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = wsgiref.simple_server.make_server("127.0.0.1", 0, mounted, server_class=ThreadingWSGIServer, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/sub"
+    finally:
+        server.shutdown()
+        server.server_close()
+        app.close()
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+    daemon_threads = True
+
+
+def test_zoom_and_reset_work_under_a_proxy_prefix(page, prefixed):
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto(prefixed + "/wave")
+    page.wait_for_function(READY, arg=page.locator("#plot").element_handle(), timeout=WAIT)  # the JSON twin was found
+    box = page.locator("#plot").bounding_box()
+    with page.expect_navigation(timeout=WAIT):
+        page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=4)
+        page.mouse.up()
+    assert page.url.startswith(prefixed + "/wave?_xlim=") and "_ylim=" in page.url
+    page.wait_for_function(READY, arg=page.locator("#plot").element_handle(), timeout=WAIT)
+    with page.expect_navigation(timeout=WAIT):
+        page.click("#reset")
+    assert page.url == prefixed + "/wave"
+    assert requests and all(url.startswith(prefixed + "/") for url in requests)  # nothing asked outside the prefix
