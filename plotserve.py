@@ -1631,13 +1631,15 @@ function exploreImage() {
   const MIN_DRAG = 5;  // CSS pixels: a shorter drag along an axis leaves that axis alone
   let geometry = [];
 
-  // Dark theme: unless the page's URL chose a theme, follow the browser's.
-  if (!img.dataset.theme && window.matchMedia("(prefers-color-scheme: dark)").matches) {
+  // Dark theme: unless the page's URL chose a theme, follow the browser's, also when it changes.
+  const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
+  if (!img.dataset.theme && darkScheme.matches) {
     img.dataset.src = withDarkTheme(img.dataset.src);
     img.dataset.src2x = withDarkTheme(img.dataset.src2x);
     img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
     img.src = img.dataset.src;
   }
+  if (!img.dataset.theme) darkScheme.addEventListener("change", () => location.reload());
 
   // Geometry: fetched for the very URL shown, after every new picture (a live plot's axes move).
   function shownUrl() {
@@ -1673,10 +1675,10 @@ function exploreImage() {
     if (drag) showDrag(point);
     const found = axesAt(point, false);
     if (!found.length) { coords.textContent = hint; return; }
-    const parts = [], seen = { x: [], y: [] };
+    const parts = [], seen = { x: [], y: [], value: [] };
     for (const axes of found) {
-      for (const [name, axis, f] of [["x", axes.x, fractionX(axes, point.x)], ["y", axes.y, fractionY(axes, point.y)]]) {
-        const step = Math.abs(valueAt(axis, f + 1 / pixelsAlong(axes, name)) - valueAt(axis, f));
+      for (const [name, axis, f, pixels] of readings(axes, point)) {
+        const step = Math.abs(valueAt(axis, f + 1 / pixels) - valueAt(axis, f));
         const text = formatValue(axis, valueAt(axis, f), step);
         if (seen[name].includes(text)) continue;  // twins share an axis: say it once
         seen[name].push(text);  // a twin's own axis is y2 (or x2)
@@ -1686,6 +1688,13 @@ function exploreImage() {
     coords.textContent = parts.join(", ");
   });
   img.addEventListener("mouseleave", () => { coords.textContent = hint; });
+  // A colorbar has one axis that means something: its long one, read as the colour's value.
+  function readings(axes, point) {
+    const x = ["x", axes.x, fractionX(axes, point.x), pixelsAlong(axes, "x")];
+    const y = ["y", axes.y, fractionY(axes, point.y), pixelsAlong(axes, "y")];
+    if (axes.kind !== "colorbar") return [x, y];
+    return [["value", ...(y[3] >= x[3] ? y : x).slice(1)]];  // a vertical colorbar reads along y
+  }
 
   // Zoom: drag a box over an Axes; the page goes to its URL plus _xlim/_ylim (and _axes).
   let drag = null;

@@ -137,6 +137,29 @@ def test_hover_on_a_date_axis_shows_dates(page, examples):
     assert float(found["y"][0]) == pytest.approx(12, abs=css_pixel(page, axes, "y"))
 
 
+def test_hover_on_a_colorbar_reads_its_value(page, examples):
+    image_axes, colorbar = open_plot(page, examples, "/heatmap")
+    assert colorbar["kind"] == "colorbar"
+    low, high = colorbar["y"]["limits"]
+    middle = (low + high) / 2
+    page.mouse.move(*page_point(page, colorbar, sum(colorbar["x"]["limits"]) / 2, middle))
+    text = page.locator("#coords").text_content()
+    assert re.fullmatch(rf"value = {NUMBER}", text), text  # no meaningless x across the bar
+    assert float(text.split(" = ")[1]) == pytest.approx(middle, abs=css_pixel(page, colorbar, "y"))
+    page.mouse.move(*page_point(page, image_axes, 0.3, 0.5))  # on the image: x and y
+    assert re.fullmatch(rf"x = {NUMBER}, y = {NUMBER}", page.locator("#coords").text_content())
+
+
+def test_the_picture_follows_the_browser_switching_to_dark(page, examples):
+    open_plot(page, examples, "/wave")
+    assert "_theme" not in page.locator("#plot").evaluate("img => img.currentSrc")
+    with page.expect_navigation(timeout=WAIT):
+        page.emulate_media(color_scheme="dark")
+    page.wait_for_function(READY, arg=page.locator("#plot").element_handle(), timeout=WAIT)
+    assert "_theme=dark" in page.locator("#plot").evaluate("img => img.currentSrc")
+    assert _luminance(page.locator("#plot").screenshot()) < 60
+
+
 def _drag(page, start, end):
     with page.expect_navigation(timeout=WAIT):
         page.mouse.move(*start)
