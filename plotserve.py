@@ -2359,10 +2359,26 @@ class PlotApp:
         try:
             if request.method not in ("GET", "HEAD"):
                 return Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"})
-            return self.check_access(request) or self._route(request)
+            request, moved = self._within_base(request)
+            return moved or self.check_access(request) or self._route(request)
         except Exception:
             print(f"plotserve: internal error:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
             return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
+
+    def _within_base(self, request: HttpRequest) -> tuple[HttpRequest, Response | None]:
+        """A request for ``BASE/x`` served as one for ``/x``, where BASE is the path of ``--base-url``.
+
+        For proxies that keep the prefix (code-server's ``/absproxy/9999/``): plotserve then answers
+        at both ``/x`` and ``BASE/x``. ``BASE`` alone is redirected to ``BASE/``, where the
+        relative URLs of the index lead on under the prefix.
+        """
+        base = urllib.parse.urlsplit(self.base_url).path.rstrip("/")
+        path, mark, query = request.target.partition("?")
+        if not base or not (path == base or path.startswith(base + "/")):
+            return request, None
+        if path == base:
+            return request, Response(301, b"", headers={"Location": _with_query("./" + base.rpartition("/")[2] + "/", query)})
+        return dataclasses.replace(request, target=path[len(base) :] + mark + query), None
 
     def _route(self, request: HttpRequest) -> Response:
         """Pick the route: an exact path from PATHS, a static asset, or ``/NAME`` plus a suffix from SUFFIXES."""
@@ -2941,8 +2957,8 @@ CLI = {
     "token": ("token clients must give; generated when --host is not loopback; '' for none", "option", "T", str, None, "TOKEN"),
     "allow_host": ("comma-separated host names the server may be reached by", "option", "A", str, None, "HOSTS"),
     "base_url": (
-        "the address a proxy publishes plotserve at (https://host/team/plots/ or /team/plots/); pages need none, "
-        "it is for the few absolute URLs: the printed address and the token cookie's path",
+        "the address a proxy publishes plotserve at (https://host/team/plots/ or /team/plots/); pages need none: "
+        "it is the printed address and the token cookie's path, and its path is served too, for proxies that keep it",
         "option",
         "B",
         str,

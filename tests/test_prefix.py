@@ -4,7 +4,8 @@ The mounts are those users meet, each as that proxy forwards: an nginx ``locatio
 that strips the prefix (``Host`` becomes the upstream's, and it sends ``X-Forwarded-Prefix``);
 jupyter-server-proxy's ``/user/NAME/proxy/9999/`` (strips it, passes the browser's ``Host`` on,
 sends ``X-Forwarded-Prefix`` without the last slash); code-server's ``/proxy/9999/`` (strips it,
-passes the ``Host`` on, sends no prefix). The browser's host name at the hub is played by the
+passes the ``Host`` on, sends no prefix); and code-server's ``/absproxy/9999/``, which keeps the
+prefix, served by a plotserve started with ``--base-url /absproxy/9999/``. The browser's host name at the hub is played by the
 ``Host`` nginx sends; plotserve is started with ``allow_hosts`` naming it, as a user would with
 ``--allow-host``. Every request a page makes must stay under its prefix: a root-absolute URL
 would leave it and reach nginx's own 404.
@@ -30,7 +31,7 @@ MOUNTED = os.path.join(os.path.dirname(__file__), "sources", "mounted.py")
 WAVES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "plots", "waves.py")
 TOKEN = "prefix-test-token"
 # (prefix, whether nginx sends X-Forwarded-Prefix for it)
-PREFIXES = ["/team/plots/", "/user/alice/proxy/9999/", "/proxy/9999/"]
+PREFIXES = ["/team/plots/", "/user/alice/proxy/9999/", "/proxy/9999/", "/absproxy/9999/"]
 SECURE = ["/secure/plots/", "/user/bob/proxy/9998/"]
 HUBS = ("hub.example.org", "code.example.org")  # as --allow-host names them
 
@@ -63,6 +64,7 @@ http {{
             proxy_pass http://127.0.0.1:{backend}/;
             proxy_set_header Host code.example.org:8080;
         }}
+        location /absproxy/9999/ {{ proxy_pass http://127.0.0.1:{absolute}; }}
         location /secure/plots/ {{
             proxy_pass http://127.0.0.1:{secure}/;
             proxy_set_header X-Forwarded-Prefix /secure/plots;
@@ -99,11 +101,13 @@ def nginx(tmp_path_factory, data_dir):
     with (
         running_server(MOUNTED, WAVES, limits=limits, workers=0, allow_hosts=HUBS) as open_server,
         running_server(MOUNTED, WAVES, limits=limits, workers=0, token=TOKEN) as secure_server,
+        running_server(MOUNTED, WAVES, limits=limits, workers=0, base_url="/absproxy/9999/") as absolute_server,
     ):
         tmp = tmp_path_factory.mktemp("nginx")
         port = free_port()
         conf = tmp / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, backend=open_server.port, secure=secure_server.port))
+        ports = dict(backend=open_server.port, secure=secure_server.port, absolute=absolute_server.port)
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, **ports))
         process = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 30
@@ -314,3 +318,22 @@ def test_errors_http_server_answers_itself_link_back_from_deeper_paths():
         raw = exchange(client.port, b"GET /a/b/c HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 431 ")
     assert b'href="../../-/static/plotserve.css"' in raw and b'href="../.././"' in raw and b'href="../../index.json"' in raw
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "location"),
+    [
+        ("/absproxy/9999", 301, "./9999/"),
+        ("/absproxy/9999?cycles=2", 301, "./9999/?cycles=2"),
+        ("/absproxy/9999/", 200, None),
+        ("/absproxy/9999/wave.json?cycles=2", 200, None),
+        ("/wave.json?cycles=2", 200, None),  # a proxy that strips the prefix still reaches it
+        ("/absproxy/99999/wave.json", 404, None),
+        ("/absproxy/9999/absproxy/9999/wave.json", 404, None),
+    ],
+)
+def test_base_url_path_is_served_for_proxies_that_keep_the_prefix(target, status, location):
+    with running_server(MOUNTED, WAVES, workers=0, base_url="/absproxy/9999/") as client:
+        answer = client.get(target)
+    assert answer.status == status
+    assert answer.headers.get("location") == location
