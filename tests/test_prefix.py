@@ -108,7 +108,9 @@ def nginx(tmp_path_factory, data_dir):
         conf = tmp / "nginx.conf"
         ports = dict(backend=open_server.port, secure=secure_server.port, absolute=absolute_server.port)
         conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, **ports))
-        process = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        log = tmp / "error.log"
+        with log.open("ab") as output:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen([NGINX, "-p", str(tmp), "-e", str(log), "-c", str(conf)], stdout=output, stderr=subprocess.STDOUT)
         try:
             deadline = time.monotonic() + 30
             while True:
@@ -117,7 +119,7 @@ def nginx(tmp_path_factory, data_dir):
                     break
                 except OSError:
                     if process.poll() is not None or time.monotonic() > deadline:
-                        pytest.fail(f"nginx did not start: {process.stdout.read().decode()} {(tmp / 'error.log').read_text()}")
+                        pytest.fail(f"nginx did not start: {log.read_text()}")
                     time.sleep(0.05)
             yield f"http://127.0.0.1:{port}"
         finally:

@@ -61,7 +61,11 @@ def start(kind: str, data_dir, workers: int = 2, env: dict | None = None, timeou
     environment.update(PYTHONPATH=str(ROOT), **(env or {}))
     logfile = open(os.path.join(data_dir, f"{kind}-{port}.log"), "w+b")  # noqa: SIM115  (closed in stop())
     process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=environment, stdout=logfile, stderr=subprocess.STDOUT)
-    wait_until_listening(process, port, logfile)
+    try:
+        wait_until_listening(process, port, logfile)
+    except BaseException:
+        stop(process, logfile)
+        raise
     return process, port, logfile
 
 
