@@ -986,7 +986,8 @@ def render_plot(
         except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
             if isinstance(error, SystemExit) and _raised_by_signal_handler(error):
                 # The hosting server ended the render: gunicorn's --timeout sends its worker SIGABRT.
-                raise RenderTimeout(f"plot_{plot.name} was stopped by the server's time limit") from None
+                stopped = f"plot_{plot.name} was stopped by the server: its time limit (gunicorn's --timeout) or a shutdown"
+                raise RenderTimeout(stopped) from None
             message = "".join(traceback.format_exception_only(type(error), error)).strip()
             raise PlotFailed(message, _short_traceback(error)) from None
         finally:

@@ -238,7 +238,7 @@ def test_gunicorn_timeout_is_the_render_limit(gunicorn_with_token):
     before = json.loads(client.get("/-/health.json", auth).body)["pid"]
     answer = client.get("/slow.png?seconds=60", auth, timeout=60)
     assert answer.status == 504
-    assert answer.headers["x-plotserve-error"] == "plot_slow was stopped by the server's time limit"
+    assert answer.headers["x-plotserve-error"] == "plot_slow was stopped by the server: its time limit (gunicorn's --timeout) or a shutdown"
     assert decode_png(answer.body).size == (800, 500)
     after = json.loads(client.get("/-/health.json", auth).body)["pid"]
     assert after != before  # gunicorn replaced the worker
