@@ -111,22 +111,42 @@ class Range:
 
 
 @dataclasses.dataclass(frozen=True)
+class Table:
+    """How to read a DataFrame parameter's file:
+    ``Annotated[pd.DataFrame, Table(sep=";", parse_dates=["time"], index_col="time")]``.
+
+    ``sep`` is the CSV separator (default: a comma for .csv, a tab for .tsv); ``parse_dates``
+    names the columns to turn into datetimes; ``index_col`` (a name or a position) becomes the index.
+    """
+
+    sep: str | None = None
+    parse_dates: tuple[str, ...] = ()
+    index_col: str | int | None = None
+
+    def __post_init__(self):
+        # Hashable whatever was given (a list, one name): the parsed-frame cache is keyed on it.
+        dates = (self.parse_dates,) if isinstance(self.parse_dates, str) else tuple(self.parse_dates)
+        object.__setattr__(self, "parse_dates", dates)
+
+
+@dataclasses.dataclass(frozen=True)
 class Param:
     """One parameter of a plot, as the form, the parser and the JSON listing see it."""
 
     name: str
-    kind: str  # int, float, str, bool, choice, date, datetime, list, path
+    kind: str  # int, float, str, bool, choice, date, datetime, list, path, table
     type_name: str  # the annotation as a user reads it
     default: typing.Any
     required: bool
     optional: bool = False  # empty means None
-    item_kind: str | None = None  # for lists: int, float or str
+    item_kind: str | None = None  # for lists: int, float or str; for tables: DataFrame or Series
     choices: tuple[str, ...] = ()  # tokens shown and accepted, for choice parameters
     choice_values: tuple = ()  # the Python values the tokens stand for
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
     help: str = ""
+    table: Table | None = None  # how a table parameter's file is read
 
     def text(self, value: typing.Any) -> str:
         """The query-string text for a Python value of this parameter."""
@@ -287,6 +307,15 @@ def _bounds(metadata) -> tuple[float | None, float | None, float | None]:
 _SCALARS = {int: "int", float: "float", str: "str", bool: "bool"}
 
 
+def _pandas_type(annotation) -> str | None:
+    """ "DataFrame" or "Series" for those pandas classes, else None; pandas is not imported to ask."""
+    if not isinstance(annotation, type) or annotation.__module__.partition(".")[0] != "pandas":
+        return None
+    if annotation.__name__ in ("DataFrame", "Series"):
+        return annotation.__name__
+    return None
+
+
 def describe_param(name: str, annotation, default, help_text: str) -> Param:
     """Turn one signature parameter into a Param record."""
     required = default is inspect.Parameter.empty
@@ -327,6 +356,9 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
         return Param(kind="date", type_name="date", **common)
     if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
         return Param(kind="path", type_name="file", **common)
+    if pandas_type := _pandas_type(annotation):
+        table = next((item for item in metadata if isinstance(item, Table)), Table())
+        return Param(kind="table", type_name=pandas_type, item_kind=pandas_type, table=table, **common)
     return Param(kind="str", type_name=getattr(annotation, "__name__", str(annotation)), **common)
 
 
@@ -512,8 +544,29 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
     return path
 
 
-def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> list[str]:
-    """Regular files under the data directory (hidden ones skipped), as relative paths."""
+@functools.cache
+def table_suffixes() -> tuple[str, ...]:
+    """The file name endings a table parameter accepts: what pandas can read with what is installed."""
+    suffixes = [".csv", ".tsv", ".jsonl", ".ndjson"]
+    if importlib.util.find_spec("pyarrow") is not None:
+        suffixes += [".parquet", ".feather"]
+    if importlib.util.find_spec("openpyxl") is not None:
+        suffixes += [".xlsx"]
+    return tuple(suffixes)
+
+
+def resolve_table_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> pathlib.Path:
+    """The data file a table parameter names: as for a file parameter, and of a kind pandas reads."""
+    path = resolve_data_file(data_dir, text, max_bytes)
+    if path.suffix.lower() not in table_suffixes():
+        kind = f"{path.suffix} files" if path.suffix else "files without a suffix"
+        raise PathRefused(f"pandas cannot read {kind} here: give a {', '.join(table_suffixes())} file")
+    return path
+
+
+def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffixes: tuple[str, ...] | None = None) -> list[str]:
+    """Regular files under the data directory (hidden ones skipped), as relative paths; only
+    those ending in one of ``suffixes`` when it is given."""
     root = data_dir.resolve()
     found = []
     for folder, dirs, files in os.walk(root):
@@ -521,7 +574,7 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> li
         if pathlib.Path(folder).relative_to(root).parts.__len__() >= 3:
             dirs[:] = []
         for name in sorted(files):
-            if name.startswith("."):
+            if name.startswith(".") or (suffixes is not None and not name.lower().endswith(suffixes)):
                 continue
             path = pathlib.Path(folder, name)
             try:
@@ -542,6 +595,7 @@ class Limits:
     max_file_bytes: int = 1 << 30
     max_pixels: int = 25_000_000
     max_dpi: int = 600
+    data_cache_bytes: int = 128 << 20  # parsed data files each render process keeps
 
 
 def _parse_number(param_kind: str, text: str):
@@ -616,6 +670,8 @@ def convert_value(param: Param, text: str, limits: Limits):
         return values
     if param.kind == "path":
         return resolve_data_file(limits.data_dir, text, limits.max_file_bytes)
+    if param.kind == "table":  # the path: the frame is read where the plot is drawn, in the render process
+        return resolve_table_file(limits.data_dir, text, limits.max_file_bytes)
     return text
 
 
@@ -723,9 +779,10 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
         else:
             texts[param.name] = param.text(param.default)
             value = param.default
-            if param.kind == "path" and value is not None and not pathlib.Path(value).is_absolute():
+            if param.kind in ("path", "table") and value is not None and not pathlib.Path(value).is_absolute():
+                resolve = resolve_table_file if param.kind == "table" else resolve_data_file
                 try:  # defaults are the plot author's, but a relative one still lives in the data dir
-                    value = resolve_data_file(limits.data_dir, str(value), limits.max_file_bytes)
+                    value = resolve(limits.data_dir, str(value), limits.max_file_bytes)
                 except PathRefused as error:
                     errors[param.name] = f"{error} (the default, {param.text(param.default)})"
             elif isinstance(value, tuple) and param.kind == "list":
@@ -742,7 +799,7 @@ def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[st
     for param in plot.params:
         value = request.values.get(param.name)
         path = None
-        if param.kind == "path" and value is not None:
+        if param.kind in ("path", "table") and value is not None:
             path = pathlib.Path(value)
         elif param.kind == "str" and isinstance(value, str) and 0 < len(value) < 1024:
             try:
@@ -901,6 +958,187 @@ def _resident_bytes() -> int:
         return 0
 
 
+# -- reading data files ---------------------------------------------------------------------------
+
+_GROWING = (".csv", ".tsv", ".jsonl", ".ndjson")  # text tables a log writer appends lines to
+_HEAD_BYTES = 1 << 16  # how much of a file's start is hashed to tell "it grew" from "it was rewritten"
+_TAIL_BYTES = 256  # and the bytes just before the old end, which must be unchanged too
+
+
+@dataclasses.dataclass
+class _Frame:
+    """A parsed file as FrameCache keeps it, with what tells whether the file only grew since."""
+
+    frame: typing.Any  # the DataFrame, read options applied
+    mtime_ns: int
+    size: int  # bytes parsed
+    head: bytes  # sha256 of the first _HEAD_BYTES
+    tail: bytes  # the last _TAIL_BYTES parsed
+    columns: tuple  # the header, for parsing appended lines on their own
+    dtypes: dict  # column -> dtype before the read options: appended lines are cast to them
+    nbytes: int
+
+
+def _copy_on_write() -> bool:
+    """Whether pandas copies a frame's data before a write (always from pandas 3 on)."""
+    import pandas
+
+    if int(pandas.__version__.split(".")[0]) >= 3:
+        return True
+    return pandas.get_option("mode.copy_on_write") is True
+
+
+def _read_options(frame, table: Table):
+    """Apply ``parse_dates`` and ``index_col`` to a frame as read from its file."""
+    import pandas
+
+    for column in table.parse_dates:
+        if column not in frame.columns:
+            raise ValueError(f"no column {column!r} to parse as dates; the columns are {', '.join(map(str, frame.columns))}")
+        frame[column] = pandas.to_datetime(frame[column])
+    if table.index_col is not None:
+        column = frame.columns[table.index_col] if isinstance(table.index_col, int) else table.index_col
+        if column not in frame.columns:
+            raise ValueError(f"no column {column!r} for the index; the columns are {', '.join(map(str, frame.columns))}")
+        frame = frame.set_index(column)
+    return frame
+
+
+def _parse_text(data: bytes, suffix: str, table: Table, columns: tuple | None = None):
+    """Parse CSV, TSV or JSON lines from bytes; with ``columns``, bytes of lines without a header."""
+    import pandas
+
+    if suffix in (".jsonl", ".ndjson"):
+        return pandas.read_json(io.BytesIO(data), lines=True)
+    sep = table.sep or ("\t" if suffix == ".tsv" else ",")
+    if columns is None:
+        return pandas.read_csv(io.BytesIO(data), sep=sep)
+    return pandas.read_csv(io.BytesIO(data), sep=sep, header=None, names=list(columns))
+
+
+class FrameCache:
+    """The data files one process has parsed, by (path, read options), bounded in bytes.
+
+    An entry stands for one version of its file, its (mtime, size): a render of the same file with
+    other parameters, another size or format takes the frame from here and costs only the drawing.
+    A text table that only grew (its first bytes and the bytes before its old end unchanged, the old
+    end on a line break: a training log) is extended by parsing the new lines alone. Plots get a
+    copy that shares the data under pandas' copy-on-write (a real copy where that is off), so a plot
+    that changes its frame changes only its own.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: collections.OrderedDict[tuple, _Frame] = collections.OrderedDict()
+        self.bytes = 0
+        self.counts = collections.Counter()
+        self.lock = threading.Lock()  # in-process rendering reads from several threads
+
+    def load(self, path: pathlib.Path, table: Table, series: bool = False):
+        """The file's frame (or its first column, for a Series parameter), parsed at most once per version."""
+        frame = self._frame(pathlib.Path(path), table)
+        frame = frame.copy(deep=not _copy_on_write())
+        if series:
+            if not len(frame.columns):
+                raise ValueError(f"{path.name} has no column to make a Series of")
+            return frame.iloc[:, 0]
+        return frame
+
+    def _frame(self, path: pathlib.Path, table: Table):
+        import pandas
+
+        key = (str(path), table)
+        suffix = path.suffix.lower()
+        with open(path, "rb") as file:
+            info = os.fstat(file.fileno())
+            with self.lock:
+                entry = self.entries.get(key)
+                if entry is not None:
+                    self.entries.move_to_end(key)
+            if entry is not None and (entry.mtime_ns, entry.size) == (info.st_mtime_ns, info.st_size):
+                self._count("data_hits")
+                return entry.frame
+            if entry is not None and info.st_size > entry.size and self._only_grew(file, entry):
+                file.seek(entry.size)
+                added = file.read(info.st_size - entry.size)
+                if added.endswith(b"\n"):  # whole lines only: a line being written is read when it is done
+                    lines = _parse_text(added, suffix, table, entry.columns)
+                    for column, dtype in entry.dtypes.items():
+                        if column in lines.columns and lines[column].dtype != dtype:
+                            with contextlib.suppress(ValueError, TypeError):
+                                lines[column] = lines[column].astype(dtype)
+                    lines = _read_options(lines, table)
+                    frame = pandas.concat([entry.frame, lines], ignore_index=table.index_col is None)
+                    tail = (entry.tail + added)[-_TAIL_BYTES:]
+                    nbytes = entry.nbytes + int(lines.memory_usage(deep=True).sum())
+                    grown = dataclasses.replace(entry, frame=frame, mtime_ns=info.st_mtime_ns, size=info.st_size, tail=tail, nbytes=nbytes)
+                    self._keep(key, grown)
+                    self._count("data_extensions")
+                    self._count("data_rows_parsed", len(lines))
+                    return frame
+            file.seek(0)
+            if suffix in _GROWING:
+                data = file.read(info.st_size)  # no more than was stat()ed: a writer may be appending
+                raw = _parse_text(data, suffix, table)
+            else:
+                data = b""
+                raw = {".parquet": pandas.read_parquet, ".feather": pandas.read_feather, ".xlsx": pandas.read_excel}[suffix](file)
+        columns, dtypes = tuple(raw.columns), raw.dtypes.to_dict()
+        frame = _read_options(raw, table)
+        self._count("data_parses")
+        self._count("data_rows_parsed", len(frame))
+        # Only a text table parsed to a line end can be extended; an empty head says "never".
+        growing = suffix in _GROWING and data.endswith(b"\n")
+        entry = _Frame(
+            frame,
+            info.st_mtime_ns,
+            info.st_size,
+            hashlib.sha256(data[:_HEAD_BYTES]).digest() if growing else b"",
+            data[-_TAIL_BYTES:],
+            columns,
+            dtypes,
+            int(frame.memory_usage(deep=True).sum()),
+        )
+        self._keep(key, entry)
+        return frame
+
+    def _only_grew(self, file, entry: _Frame) -> bool:
+        """Whether the bytes parsed for ``entry`` are still the file's first bytes."""
+        if not entry.head:
+            return False
+        file.seek(0)
+        if hashlib.sha256(file.read(min(entry.size, _HEAD_BYTES))).digest() != entry.head:
+            return False
+        file.seek(entry.size - len(entry.tail))
+        return file.read(len(entry.tail)) == entry.tail
+
+    def _keep(self, key: tuple, entry: _Frame) -> None:
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old.nbytes
+            if entry.nbytes > self.max_bytes:
+                return
+            self.entries[key] = entry
+            self.bytes += entry.nbytes
+            while self.bytes > self.max_bytes:
+                _, dropped = self.entries.popitem(last=False)
+                self.bytes -= dropped.nbytes
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        with self.lock:
+            self.counts[name] += amount
+
+    def stats(self) -> dict:
+        """Counters for ``/-/health.json``: parses, extensions, hits, rows parsed, bytes and entries kept."""
+        with self.lock:
+            return {
+                **{name: self.counts.get(name, 0) for name in ("data_parses", "data_extensions", "data_hits", "data_rows_parsed")},
+                "data_cache_bytes": self.bytes,
+                "data_cache_entries": len(self.entries),
+            }
+
+
 @dataclasses.dataclass(frozen=True)
 class RenderJob:
     """What a worker needs to draw one view: the plot's name and the checked query."""
@@ -910,19 +1148,34 @@ class RenderJob:
     fmt: str
 
 
-def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> bytes:
-    """Parse and render one job; the query was checked by the server, this checks it again."""
+def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: FrameCache) -> bytes:
+    """Parse and render one job; the query was checked by the server, this checks it again.
+
+    Table parameters arrive as paths and leave as frames, from this process's FrameCache.
+    """
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
     if request.errors or request.missing:
         raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
-    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
+    values = dict(request.values)
+    for param in plot.params:
+        path = values.get(param.name)
+        if param.kind == "table" and isinstance(path, pathlib.PurePath):
+            try:
+                values[param.name] = frames.load(path, param.table, series=param.item_kind == "Series")
+            except Exception as error:  # a file pandas cannot parse fails this render, like a plot that raises
+                root = limits.data_dir.resolve()
+                shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+                message = "".join(traceback.format_exception_only(type(error), error)).strip()
+                raise PlotFailed(f"{param.name}: pandas could not read {shown}: {message}") from None
+    return render_plot(plot, values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
 
 
 def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
     """A render process: load the plots, then answer jobs until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     plots = discover_plots(sources, handler_class)
+    frames = FrameCache(limits.data_cache_bytes)
     # Under forkserver the parent is the fork server, never the server: watch the server's
     # sentinel instead. Under fork and spawn getppid() is the quicker test (siblings may hold
     # copies of the sentinel pipe).
@@ -945,12 +1198,12 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
             return
         started = time.perf_counter()
         try:
-            reply = ("ok", run_job(plots, limits, job), "")
+            reply = ("ok", run_job(plots, limits, job, frames), "")
         except PlotFailed as error:
             reply = ("error", str(error), error.details)
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
-        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes()))
+        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), frames.stats()))
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
@@ -991,6 +1244,7 @@ class WorkerPool:
         self.pending = 0
         self.workers: set[_Worker] = set()
         self.open_figures: dict[int, int] = {}
+        self.frame_stats: dict[int, dict] = {}  # each worker's FrameCache counters, by pid, retired ones too
         self.closed = False
         self.started = 0  # worker processes started so far, replacements included
         for _ in range(size):
@@ -1061,7 +1315,7 @@ class WorkerPool:
                 if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
                     self._retire(worker)
                     raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
-                kind, payload, details, seconds, open_figures, rss = worker.connection.recv()
+                kind, payload, details, seconds, open_figures, rss, frame_stats = worker.connection.recv()
             except (EOFError, OSError, BrokenPipeError):
                 worker.process.join(1)
                 code = worker.process.exitcode
@@ -1071,6 +1325,7 @@ class WorkerPool:
             worker.settled_rss = worker.settled_rss or rss
             with self.lock:
                 self.open_figures[worker.process.pid] = open_figures
+                self.frame_stats[worker.process.pid] = frame_stats
             if worker.jobs >= self.max_jobs or rss - worker.settled_rss > self.max_growth:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
@@ -1081,6 +1336,18 @@ class WorkerPool:
         finally:
             with self.lock:
                 self.pending -= 1
+
+    def data_stats(self) -> dict:
+        """The workers' FrameCache counters added up; bytes and entries of the running ones only."""
+        with self.lock:
+            live = {worker.process.pid for worker in self.workers}
+            stats = list(self.frame_stats.items())
+        total = collections.Counter()
+        for pid, counts in stats:
+            for name, value in counts.items():
+                if pid in live or name not in ("data_cache_bytes", "data_cache_entries"):
+                    total[name] += value
+        return {name: total.get(name, 0) for name in FrameCache(0).stats()}
 
     def close(self) -> None:
         """Stop every worker; kill those that do not stop at once."""
@@ -1100,6 +1367,7 @@ class InProcessRenderer:
 
     def __init__(self, plots: dict[str, Plot], limits: Limits, max_pending: int = 16):
         self.plots, self.limits, self.max_pending = plots, limits, max_pending
+        self.frames = FrameCache(limits.data_cache_bytes)
         self.lock = threading.Lock()
         self.pending = 0
         self.started = 0  # no worker processes, ever
@@ -1112,7 +1380,7 @@ class InProcessRenderer:
             self.pending += 1
         try:
             started = time.perf_counter()
-            return run_job(self.plots, self.limits, job), time.perf_counter() - started
+            return run_job(self.plots, self.limits, job, self.frames), time.perf_counter() - started
         finally:
             with self.lock:
                 self.pending -= 1
@@ -1124,6 +1392,10 @@ class InProcessRenderer:
     def pids(self) -> list[int]:
         """No worker processes here."""
         return []
+
+    def data_stats(self) -> dict:
+        """This process's FrameCache counters."""
+        return self.frames.stats()
 
     @property
     def open_figures(self) -> dict[int, int]:
@@ -1296,6 +1568,7 @@ class ImageService:
             "worker_pids": self.renderer.pids(),
             "open_figures": sum(self.renderer.open_figures.values()),
             "plots": len(self.plots),
+            **self.renderer.data_stats(),
         }
 
 
@@ -1575,9 +1848,9 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
                 selected = " selected" if token == current else ""
                 options.append(f'<option value="{e(token)}"{selected}>{e(token)}</option>')
             widget = f"<select {attrs}>{''.join(options)}</select>"
-        elif param.kind == "path":
+        elif param.kind in ("path", "table"):
             current = request.texts.get(param.name, "")
-            files = list_data_files(limits.data_dir)
+            files = list_data_files(limits.data_dir, suffixes=table_suffixes() if param.kind == "table" else None)
             if current and current not in files:
                 files.insert(0, current)
             options = ['<option value=""></option>'] if param.optional or not current else []
@@ -2007,6 +2280,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         workers: int | None = None,
         timeout: float = 30.0,
         cache_mb: float = 8.0,
+        data_cache_mb: float | None = None,
         max_pending: int | None = None,
         start_method: str | None = None,
         worker_max_jobs: int = 10_000,
@@ -2017,6 +2291,8 @@ class PlotServer(http.server.ThreadingHTTPServer):
         quiet: bool = False,
     ):
         self.limits = limits or Limits()
+        if data_cache_mb is not None:  # each render process's parsed frames: the workers get it with the limits
+            self.limits = dataclasses.replace(self.limits, data_cache_bytes=int(data_cache_mb * 2**20))
         self.plots = discover_plots(sources, handler_class)
         self.quiet = quiet
         self.connection_slots = threading.BoundedSemaphore(max_connections)  # one thread per open connection
@@ -2213,6 +2489,7 @@ CLI = {
     "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int, None, "N"),
     "timeout": ("seconds one render may take (default 30)", "option", "t", float, None, "S"),
     "cache_mb": ("megabytes of rendered images to keep (default 8)", "option", "c", float, None, "MB"),
+    "data_cache_mb": ("megabytes of parsed data files each render process keeps (default 128)", "option", "C", float, None, "MB"),
     # plac gives an option without a short flag only a one-dash name (-max-dpi): every option has one.
     "max_pixels": ("largest image, in megapixels (default 25)", "option", "M", float, None, "MP"),
     "max_dpi": ("highest dpi a request may ask for (default 600)", "option", "D", int, None, "N"),
@@ -2236,6 +2513,7 @@ def main(
     workers: int | None = None,
     timeout: float = 30.0,
     cache_mb: float = 8.0,
+    data_cache_mb: float = 128.0,
     max_pixels: float = 25.0,
     max_dpi: int = 600,
     max_file_mb: float = 1024.0,
@@ -2258,7 +2536,11 @@ def main(
     if not data_path.is_dir():
         raise SystemExit(f"plotserve: no such data directory: {data_path}")
     limits = Limits(
-        data_dir=data_path.resolve(), max_file_bytes=int(max_file_mb * 2**20), max_pixels=int(max_pixels * 1e6), max_dpi=max_dpi
+        data_dir=data_path.resolve(),
+        max_file_bytes=int(max_file_mb * 2**20),
+        max_pixels=int(max_pixels * 1e6),
+        max_dpi=max_dpi,
+        data_cache_bytes=int(data_cache_mb * 2**20),
     )
     if list_:
         plots = discover_plots(sources)
