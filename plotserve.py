@@ -972,7 +972,8 @@ class _Frame:
     frame: typing.Any  # the DataFrame, read options applied
     mtime_ns: int
     size: int  # bytes parsed
-    head: bytes  # sha256 of the first _HEAD_BYTES
+    head: bytes  # sha256 of the first head_size bytes
+    head_size: int  # _HEAD_BYTES, or the whole file when it was shorter when first parsed
     tail: bytes  # the last _TAIL_BYTES parsed
     columns: tuple  # the header, for parsing appended lines on their own
     dtypes: dict  # column -> dtype before the read options: appended lines are cast to them
@@ -1094,6 +1095,7 @@ class FrameCache:
             info.st_mtime_ns,
             info.st_size,
             hashlib.sha256(data[:_HEAD_BYTES]).digest() if growing else b"",
+            min(len(data), _HEAD_BYTES),
             data[-_TAIL_BYTES:],
             columns,
             dtypes,
@@ -1107,7 +1109,7 @@ class FrameCache:
         if not entry.head:
             return False
         file.seek(0)
-        if hashlib.sha256(file.read(min(entry.size, _HEAD_BYTES))).digest() != entry.head:
+        if hashlib.sha256(file.read(entry.head_size)).digest() != entry.head:
             return False
         file.seek(entry.size - len(entry.tail))
         return file.read(len(entry.tail)) == entry.tail

@@ -178,16 +178,26 @@ def test_a_grown_csv_is_extended_by_its_new_rows_alone(tmp_path):
         # ... and the image saw the new rows too: its ETag moved.
         second = client.get("/lines.png?data=log.csv")
         assert second.headers["etag"] != first.headers["etag"]
-        # A half-written last line is not taken as a row; a rewritten start is a new file.
-        with log.open("a") as file:
-            file.write("1010,0.5")
-        assert seen(client, "/echo.png?data=log.csv&tag=2")["rows"] == 1011  # what a full parse gives
-        assert moved(before, client.health())["data_parses"] == 1
-        text = log.read_text().replace("0,1.000000\n", "0,2.000000\n", 1) + "\n"
-        log.write_text(text)
-        assert seen(client, "/echo.png?data=log.csv&tag=3")["rows"] == 1011
+        # A log grows again and again: each time by its new rows.
+        for rows in (1020, 1030):
+            write_rows(log, rows - 10, rows, header=False)
+            assert seen(client, f"/echo.png?data=log.csv&tag={rows}")["rows"] == rows
         change = moved(before, client.health())
-        assert (change["data_parses"], change["data_extensions"]) == (2, 1)
+        assert change == {**change, "data_parses": 0, "data_extensions": 3, "data_rows_parsed": 30}
+        # A half-written last line is read as a full parse reads it (not extended by half a row).
+        with log.open("a") as file:
+            file.write("1030,0.5")
+        assert seen(client, "/echo.png?data=log.csv&tag=2")["rows"] == 1031
+        assert moved(before, client.health())["data_parses"] == 1
+        with log.open("a") as file:
+            file.write("\n")
+        assert seen(client, "/echo.png?data=log.csv&tag=3")["rows"] == 1031
+        # A file whose start was rewritten and which grew is a new file, not a longer one.
+        log.write_text(log.read_text().replace("\n0,", "\n7,", 1) + "1031,0.1\n")
+        summary = seen(client, "/echo.png?data=log.csv&tag=4")
+        assert (summary["rows"], summary["first"], summary["last"]) == (1032, "7", "1031")
+        change = moved(before, client.health())
+        assert (change["data_parses"], change["data_extensions"]) == (3, 3)
 
 
 def test_a_plot_cannot_spoil_the_next_render(frames):
