@@ -24,7 +24,9 @@ if __name__ in ("__main__", "__mp_main__"):
     # module, not a second copy whose PlotRequestHandler would be a different class.
     sys.modules.setdefault("plotserve", sys.modules[__name__])
 
+import base64
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -43,6 +45,7 @@ import math
 import multiprocessing
 import os
 import pathlib
+import pickle
 import queue
 import re
 import secrets
@@ -87,6 +90,7 @@ DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+FIGURE_FORMAT = "figure"  # not a URL's: the pickled Figure, for a PDF export's pages (PdfPages, vector)
 
 # Limits on what a request may ask for.
 MAX_TEXT = 10_000  # characters in one value
@@ -909,6 +913,8 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
                 raise ValueError(
                     f"the figure is {inches_w:g}x{inches_h:g} in, over the {max_pixels / 1e6:g} megapixel limit at {dpi:g} dpi"
                 )
+            if fmt == FIGURE_FORMAT:
+                return pickle.dumps(figure)
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
             return buffer.getvalue()
@@ -2501,6 +2507,9 @@ CLI = {
     "allow_host": ("comma-separated host names the server may be reached by", "option", "A", str, None, "HOSTS"),
     "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g", str, None, "URL"),
     "output": ("with --get, write the body to this file", "option", "o", str, None, "FILE"),
+    "export": ("write the views to FILE.html, FILE.pdf (a page each) or DIR/ (image files) and exit", "option", "x", str, None, "TARGET"),
+    "view": ("with --export, a view such as 'training?smooth=5' (repeatable; default: every plot)", "option", "V", str, None, "URL"),
+    "format_": ("image format of an HTML or folder export", "option", "f", str, ["png", "svg"], "FMT"),
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
     "quiet": ("do not log requests", "flag", "q"),
     "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),
@@ -2524,6 +2533,9 @@ def main(
     allow_host: str = "",
     get: str | None = None,
     output: str | None = None,
+    export: str | None = None,
+    view: str = "",
+    format_: str = "png",
     list_: bool = False,
     quiet: bool = False,
     *sources: str,
@@ -2552,6 +2564,9 @@ def main(
     options = dict(
         sources=sources, limits=limits, workers=workers, timeout=timeout, cache_mb=cache_mb, start_method=start_method, quiet=quiet
     )
+    if export is not None:
+        # export() is in the Exports section, after this one (STYLE.md: exports after the command line).
+        raise SystemExit(write_export(export, view.split() or None, format_, **{**options, "quiet": True}))
     if get is not None:
         server = PlotServer(("127.0.0.1", 0), **{**options, "workers": 0, "quiet": True})
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -2592,6 +2607,24 @@ def main(
             demo.cleanup()
 
 
+def _gather_views(argv: list[str]) -> list[str]:
+    """plac takes an option once: every ``--view URL`` (``-V URL``) becomes one ``--view`` of URLs
+    separated by spaces, which a URL never holds (its spaces are %20 or +)."""
+    views, rest, args = [], [], iter(argv)
+    for arg in args:
+        if arg == "--":
+            rest += [arg, *args]
+        elif arg in ("-V", "--view"):
+            views.append(next(args, ""))
+        elif arg.startswith("--view="):
+            views.append(arg.removeprefix("--view="))
+        elif arg.startswith("-V") and not arg.startswith("--"):
+            views.append(arg[2:])
+        else:
+            rest.append(arg)
+    return (["--view", " ".join(views)] if views else []) + rest
+
+
 def cli() -> None:
     """The ``plotserve`` command."""
     try:
@@ -2599,9 +2632,277 @@ def cli() -> None:
     except ModuleNotFoundError:
         sys.exit(f"plotserve: plac is not installed for {sys.executable}: run  {sys.executable} -m pip install plac")
     try:
-        plac.call(plac.annotations(**CLI)(main))
+        plac.call(plac.annotations(**CLI)(main), _gather_views(sys.argv[1:]))
     except SourceError as error:
         sys.exit(f"plotserve: {error}")
+
+
+# ==============================================================================================
+# Exports
+# ==============================================================================================
+
+REPORT_STYLE = """\
+.view { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin: 0 0 1.25rem; }
+.view h2 { font-size: 1.2rem; margin: 0 0 0.2rem; }
+.view img { display: block; max-width: 100%; height: auto; margin: 0.5rem 0; }
+.view .url { font-size: 0.85rem; color: var(--muted); margin: 0 0 0.5rem; }
+.view table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+.view th, .view td { text-align: left; padding: 0.15rem 0.8rem 0.15rem 0; vertical-align: top; }
+.view th { color: var(--muted); font-weight: 600; }
+.view .drawn { color: var(--muted); font-size: 0.8rem; margin: 0.3rem 0 0; }
+.view .files a { color: var(--accent); margin-right: 0.6rem; }
+"""
+
+REPORT = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+{style}</style>
+</head>
+<body>
+<header><span class="brand">plotserve</span><span class="crumb">› {title}</span></header>
+<main>
+<h1>{title}</h1>
+<p class="summary">{summary}</p>
+{views}
+</main>
+</body>
+</html>
+"""
+
+REPORT_VIEW = """\
+<section class="view{failed}" id="{anchor}">
+<h2>{title}</h2>
+<p class="url"><code>{url}</code></p>
+{summary}{description}{figure}
+<table>{rows}</table>
+<p class="drawn">{drawn}</p>
+</section>"""
+
+
+@dataclasses.dataclass
+class ExportedView:
+    """One view of an export: where it came from, and its images or why it has none."""
+
+    url: str  # relative, as a user would open it: NAME?query
+    plot: Plot | None = None
+    request: Request | None = None
+    images: dict = dataclasses.field(default_factory=dict)  # format -> Rendered
+    error: str = ""
+    details: str = ""
+
+    @property
+    def drawn(self) -> str:
+        """When and how fast it was drawn, or that it failed."""
+        if self.error or not self.images:
+            return "not drawn: it failed"
+        first = next(iter(self.images.values()))
+        when = datetime.datetime.fromtimestamp(first.rendered_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        return f"drawn {when} in {first.seconds * 1000:.0f} ms"
+
+
+def export_kind(target: str) -> str:
+    """html, pdf or dir, from what ``--export`` names (a folder ends with / or already exists)."""
+    if target.endswith(("/", os.sep)) or os.path.isdir(target):
+        return "dir"
+    suffix = pathlib.Path(target).suffix.lower()
+    if suffix in (".html", ".htm"):
+        return "html"
+    if suffix == ".pdf":
+        return "pdf"
+    raise SystemExit(f"plotserve: --export takes FILE.html, FILE.pdf or a folder ending in /, not {target}")
+
+
+def export_views(plots: dict[str, Plot], limits: Limits, urls: typing.Sequence[str] | None) -> list[ExportedView]:
+    """The views to export: those the URLs name, or every plot that needs no parameter."""
+    if not urls:
+        views = []
+        for plot in plots.values():
+            request = parse_query(plot, [], limits)
+            if request.missing or request.errors:
+                needs = ", ".join(request.missing) or "other defaults"
+                print(f"plotserve: export: {plot.name} left out: it needs {needs}", file=sys.stderr)
+                continue
+            views.append(ExportedView(plot.name, plot, request))
+        return views
+    views = []
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        name = parts.path.rstrip("/").rpartition("/")[2].partition(".")[0]
+        view = ExportedView(url.lstrip("/"))
+        view.plot = plots.get(name)
+        pairs, problem = split_query(parts.query)
+        if view.plot is None:
+            view.error = f"there is no plot {name!r}: the plots are {', '.join(plots) or 'none'}"
+        elif problem:
+            view.error = problem
+        else:
+            view.request = parse_query(view.plot, [(k, v) for k, v in pairs if k != "token"], limits)
+            if view.request.errors or view.request.missing:
+                problems = [f"{field or 'query'}: {message}" for field, message in view.request.errors.items()]
+                view.error = "; ".join(problems) or f"missing {', '.join(view.request.missing)}"
+            else:
+                view.url = _with_query(view.plot.name, view.request.canonical_query(view.plot, image=True))
+        views.append(view)
+    return views
+
+
+def render_views(server: PlotServer, views: list[ExportedView], formats: typing.Sequence[str]) -> None:
+    """Draw every view in every format through the server's ImageService: in its worker pool, in
+    parallel, with its time limit and cache; a failure is kept on its view."""
+
+    def draw(view: ExportedView) -> None:
+        for fmt in formats:
+            try:
+                view.images[fmt] = server.images.get(view.plot, view.request, fmt)
+            except PlotFailed as failure:
+                view.error, view.details = f"{failure.status}: {failure}", failure.details
+                view.images.clear()
+                return
+
+    todo = [view for view in views if not view.error]
+    parallel = max(1, getattr(server.renderer, "size", 1))
+    with concurrent.futures.ThreadPoolExecutor(parallel, thread_name_prefix="plotserve-export") as pool:
+        list(pool.map(draw, todo))
+
+
+def _report_view(view: ExportedView, figure: str) -> str:
+    """One view's section of a report: title, URL, description, picture or error, parameters, time."""
+    plot, request = view.plot, view.request
+    rows = []
+    if plot is not None and request is not None:
+        for param in plot.params:
+            rows.append(f"<tr><th>{e(param.name)}</th><td>{e(request.texts.get(param.name, '')) or '<i>None</i>'}</td></tr>")
+    if view.error:
+        figure = f'<p class="problem">{e(view.error)}</p>'
+        figure += f'<pre class="traceback">{e(view.details)}</pre>' if view.details else ""
+    return REPORT_VIEW.format(
+        failed=" failed" if view.error else "",
+        anchor=e(re.sub(r"[^A-Za-z0-9_-]+", "-", view.url)),
+        title=e(plot.title if plot else view.url),
+        url=e(view.url),
+        summary=f'<p class="summary">{e(plot.summary)}</p>' if plot and plot.summary else "",
+        description=f'<p class="description">{e(plot.description)}</p>' if plot and plot.description else "",
+        figure=figure,
+        rows="".join(rows),
+        drawn=e(view.drawn),
+    )
+
+
+def _report(title: str, views: list[ExportedView], figures: list[str]) -> str:
+    failed = sum(bool(view.error) for view in views)
+    summary = f"{len(views)} views" + (f", {failed} failed" if failed else "") + f", made {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+    sections = "\n".join(_report_view(view, figure) for view, figure in zip(views, figures, strict=True))
+    return REPORT.format(title=e(title), style=STYLESHEET + REPORT_STYLE, summary=e(summary), views=sections or "<p>No views.</p>")
+
+
+def _image_tag(view: ExportedView, src: str) -> str:
+    return f'<img src="{e(src)}" alt="{e(view.plot.title)}">'  # no width and height: a plot may set its own size
+
+
+def write_html_report(target: pathlib.Path, views: list[ExportedView], fmt: str) -> None:
+    """One self-contained HTML file: the stylesheet inline, every picture a data: URI, no script."""
+    figures = []
+    for view in views:
+        if view.error:
+            figures.append("")
+            continue
+        data = base64.b64encode(view.images[fmt].body).decode()
+        figures.append(_image_tag(view, f"data:{IMAGE_FORMATS[fmt]};base64,{data}"))
+    target.write_text(_report(target.stem, views, figures), encoding="utf-8")
+
+
+def _file_names(views: list[ExportedView]) -> list[str]:
+    """A file name stem per view: the plot's name, and its query made safe where it has one."""
+    names, taken = [], set()
+    for view in views:
+        stem = view.url.partition("?")[0] or "view"
+        query = view.url.partition("?")[2]
+        if query:
+            slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", urllib.parse.unquote_plus(query)).strip("_")
+            if len(slug) > 60:
+                slug = slug[:50] + "_" + hashlib.sha256(query.encode()).hexdigest()[:8]
+            stem += "-" + slug
+        stem = re.sub(r"[^A-Za-z0-9._=-]+", "_", stem).lstrip(".") or "view"
+        unique, count = stem, 1
+        while unique.lower() in taken:
+            count += 1
+            unique = f"{stem}-{count}"
+        taken.add(unique.lower())
+        names.append(unique)
+    return names
+
+
+def write_image_folder(folder: pathlib.Path, views: list[ExportedView], formats: typing.Sequence[str]) -> None:
+    """Each view's image files in a folder, and an index.html that shows and links them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for view, stem in zip(views, _file_names(views), strict=True):
+        if view.error:
+            figures.append("")
+            continue
+        links = []
+        for fmt in formats:
+            name = f"{stem}.{fmt}"
+            (folder / name).write_bytes(view.images[fmt].body)
+            links.append(f'<a href="{e(urllib.parse.quote(name))}">{fmt.upper()}</a>')
+        figure = _image_tag(view, urllib.parse.quote(f"{stem}.{formats[0]}"))
+        figures.append(f'{figure}<p class="files">{" ".join(links)}</p>')
+    (folder / "index.html").write_text(_report(folder.resolve().name, views, figures), encoding="utf-8")
+
+
+def write_pdf_report(target: pathlib.Path, views: list[ExportedView]) -> None:
+    """One PDF page per view, drawn as vectors by matplotlib's PdfPages; a failed view gets a page saying why."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(target, metadata={"Title": target.stem, "Creator": "plotserve", "CreationDate": None}) as pdf:
+        for view in views:
+            if view.error:
+                figure = Figure(figsize=(DEFAULT_WIDTH, DEFAULT_HEIGHT))
+                message = "\n".join(textwrap.fill(line, 100) for line in f"{view.error}\n\n{view.details}".splitlines()[-30:])
+                figure.text(0.04, 0.94, f"{view.url}: failed", color="#b00020", fontsize=13, weight="bold", va="top")
+                figure.text(0.04, 0.86, message, fontsize=7, family="monospace", va="top")
+            else:
+                # Pickled by the render process that drew it, which runs the same trusted plot code.
+                figure = pickle.loads(view.images[FIGURE_FORMAT].body)  # noqa: S301
+                figure.text(0.005, 0.005, f"{view.url} · {view.drawn}", fontsize=6, color="#5d6878", va="bottom")
+            pdf.savefig(figure)
+            pyplot = _pyplot()
+            if pyplot is not None and figure in map(pyplot.figure, pyplot.get_fignums()):
+                pyplot.close(figure)  # a pyplot figure comes back registered with pyplot
+
+
+def write_export(target: str, urls: typing.Sequence[str] | None, fmt: str = "png", **options) -> int:
+    """Write the views to ``target`` (FILE.html, FILE.pdf or DIR/) and say which failed: 0 if none did, else 1.
+
+    ``options`` are PlotServer's: the renders run in its worker pool, with its limits.
+    """
+    kind = export_kind(target)
+    options.setdefault("quiet", True)
+    server = PlotServer(("127.0.0.1", 0), **options)
+    try:
+        views = export_views(server.plots, server.limits, urls)
+        formats = {"html": [fmt], "pdf": [FIGURE_FORMAT], "dir": ["png", "svg"] if fmt == "svg" else ["png"]}[kind]
+        render_views(server, views, formats)
+    finally:
+        server.server_close()
+    path = pathlib.Path(target)
+    if kind == "html":
+        write_html_report(path, views, fmt)
+    elif kind == "pdf":
+        write_pdf_report(path, views)
+    else:
+        write_image_folder(path, views, formats)
+    failed = [view for view in views if view.error]
+    for view in failed:
+        print(f"plotserve: export: {view.url} failed: {view.error}", file=sys.stderr)
+    shown = str(path / "index.html") if kind == "dir" else str(path)
+    print(f"plotserve: wrote {shown}: {len(views)} views" + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
