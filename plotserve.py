@@ -2849,8 +2849,8 @@ def write_image_folder(folder: pathlib.Path, views: list[ExportedView], formats:
         for fmt in formats:
             name = f"{stem}.{fmt}"
             (folder / name).write_bytes(view.images[fmt].body)
-            links.append(f'<a href="{e(urllib.parse.quote(name))}">{fmt.upper()}</a>')
-        figure = _image_tag(view, urllib.parse.quote(f"{stem}.{formats[0]}"))
+            links.append(f'<a href="{e(urllib.parse.quote(name, safe="="))}">{fmt.upper()}</a>')
+        figure = _image_tag(view, urllib.parse.quote(f"{stem}.{formats[0]}", safe="="))
         figures.append(f'{figure}<p class="files">{" ".join(links)}</p>')
     (folder / "index.html").write_text(_report(folder.resolve().name, views, figures), encoding="utf-8")
 
