@@ -86,6 +86,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Query parameters that belong to plotserve, not to the plot (datasette's underscore style).
 REFRESH, WIDTH, HEIGHT, DPI = "_refresh", "_width", "_height", "_dpi"
 FORM = "_form"  # sent by the form: there, a checkbox left out means false
+# Side by side: ?_compare=smooth&smooth=1&smooth=5 (the varied parameter, given once per value);
+# the form sends its values as one field instead, _values=1 | 5, and is redirected to that URL.
+COMPARE, VALUES = "_compare", "_values"
+MAX_COMPARE = 12  # pictures side by side
 DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
@@ -712,7 +716,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, COMPARE, VALUES}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -742,6 +746,8 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
         plural = "s" if len(unknown) > 1 else ""
         errors[""] = f"unknown parameter{plural} {shown}: {plot.name} takes {', '.join(known) or 'no parameters'}"
     raw = dict(pairs)
+    if raw.get(COMPARE):  # the form sends an empty one when nothing is compared
+        errors[COMPARE] = "a comparison is a page: each of its pictures has a URL of its own"
     request = Request(values={}, texts=texts, errors=errors)
     for name, attr, low, high, kind in (
         (REFRESH, "refresh", MIN_REFRESH, MAX_REFRESH, "int"),
@@ -795,6 +801,81 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
     request.missing = tuple(missing)
     request.status = status if status != 200 else (400 if errors else 200)
     return request
+
+
+def comparing(pairs: list[tuple[str, str]]) -> bool:
+    """Whether a query asks for several values side by side."""
+    return any(name == COMPARE and value for name, value in pairs)
+
+
+@dataclasses.dataclass
+class Comparison:
+    """One parameter at several values side by side, the other parameters shared by every picture."""
+
+    name: str  # the varied parameter
+    requests: list  # a Request per value, in the order given
+    shared: Request  # the query without the varied parameter: what the form shows
+    error: str = ""  # what is wrong with the comparison itself
+
+    @property
+    def status(self) -> int:
+        """200, or the worst status of the shared query and of each value."""
+        if self.error:
+            return 400
+        return max([self.shared.status if self.shared.errors else 200] + [request.status for request in self.requests])
+
+    @property
+    def texts(self) -> list[str]:
+        """The values compared, as query text."""
+        return [request.texts.get(self.name, "") for request in self.requests]
+
+    def query(self, plot: Plot) -> str:
+        """The query string that stands for this comparison: the values, then the shared non-defaults."""
+        shared = urllib.parse.parse_qsl(self.shared.canonical_query(plot), keep_blank_values=True)
+        size = urllib.parse.parse_qsl(self.shared.canonical_query(plot, image=True), keep_blank_values=True)
+        pairs = [(COMPARE, self.name), *((self.name, text) for text in self.texts)]
+        pairs += [(k, v) for k, v in shared if k != self.name]
+        pairs += [(k, v) for k, v in size if k in (WIDTH, HEIGHT, DPI)]
+        return urllib.parse.urlencode(pairs)
+
+
+def comparison_values(param: Param, limits: Limits) -> list[str]:
+    """What to compare when no value is given: every choice, both truths, or the data files."""
+    if param.kind == "choice":
+        return list(param.choices)
+    if param.kind == "bool":
+        return ["false", "true"]
+    if param.kind in ("path", "table"):
+        return list_data_files(limits.data_dir, MAX_COMPARE, table_suffixes() if param.kind == "table" else None)
+    return []
+
+
+def parse_comparison(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Comparison:
+    """Check a side-by-side query: the parameter to vary, its values and the shared rest."""
+    raw = dict(pairs)
+    known = {param.name: param for param in plot.params}
+    name = raw.get(COMPARE, "")
+    base = [(k, v) for k, v in pairs if k not in (name, COMPARE, VALUES)]
+    comparison = Comparison(name, [], parse_query(plot, base, limits))
+    if comparison.shared.errors.pop(name, None) is not None and not comparison.shared.errors:
+        comparison.shared.status = 200  # the varied parameter's default is no picture's value
+    param = known.get(name)
+    if param is None:
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        comparison.error = f"cannot compare {shown!r}: {plot.name} takes {', '.join(known) or 'no parameters'}"
+        return comparison
+    if VALUES in raw:  # the form's one field: values separated by |
+        texts = [text.strip() for text in raw[VALUES].split("|") if text.strip()]
+    else:
+        texts = [value for key, value in pairs if key == name]
+    texts = list(dict.fromkeys(texts or comparison_values(param, limits)))
+    if not texts:
+        comparison.error = f"give the values of {name} to compare, separated by |"
+    elif len(texts) > MAX_COMPARE:
+        comparison.error = f"at most {MAX_COMPARE} values side by side, not {len(texts)}"
+    else:
+        comparison.requests = [parse_query(plot, [*base, (name, text)], limits) for text in texts]
+    return comparison
 
 
 def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[str, int, int]]:
@@ -1648,6 +1729,14 @@ button.secondary { background: #fff; color: var(--accent); }
 .toolbar .status.failed { color: var(--bad); }
 .toolbar a { color: var(--accent); }
 .placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
+.panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 0.75rem; }
+.panel { margin: 0; min-width: 0; }
+.panel figcaption { font-weight: 600; font-size: 0.9rem; margin-bottom: 0.3rem; }
+.panel figcaption a { color: var(--accent); text-decoration: none; }
+.panel img { display: block; width: 100%; height: auto; }
+.panel .toolbar { margin-top: 0.3rem; padding-top: 0.3rem; }
+details.compare { border-top: 1px solid var(--line); padding: 0.6rem 0 0.2rem; margin-top: 0.4rem; }
+details.compare summary { cursor: pointer; color: var(--accent); font-size: 0.9rem; margin-bottom: 0.5rem; }
 pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
@@ -1660,10 +1749,12 @@ PAGE_SCRIPT = """\
     const output = document.querySelector(`output[for="${range.id}"]`);
     if (output) range.addEventListener("input", () => { output.value = range.value; });
   }
-  const img = document.getElementById("plot");
-  if (!img) return;
-  const status = document.getElementById("status");
-  const toggle = document.getElementById("pause");
+  // Every live picture: the view's, or each one of a side-by-side comparison, with the status
+  // line and Pause button next to it.
+  for (const img of document.querySelectorAll("img[data-src]")) live(img);
+  function live(img) {
+  const status = img.parentElement.querySelector(".status");
+  const toggle = img.parentElement.querySelector(".pause");
   const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
   const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
   let etag = img.dataset.etag || null;
@@ -1732,6 +1823,7 @@ PAGE_SCRIPT = """\
     if (!document.hidden && !paused) refresh();
   });
   schedule();
+  }
 })();
 """
 
@@ -1776,6 +1868,7 @@ PLOT_BODY = """\
 <input type="hidden" name="_form" value="1">
 {problem}
 {fields}
+{compare}
 <div class="actions">
 <button type="submit">Plot</button>
 <label class="refresh">refresh every <input type="number" name="_refresh" value="{refresh}" min="{min_refresh}" \
@@ -1793,10 +1886,30 @@ FIGURE = """\
 data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}">
 <div class="toolbar">
 <span id="status" class="status{status_class}">{status}</span>
-<button type="button" class="secondary" id="pause">Pause</button>
+<button type="button" class="secondary pause" id="pause">Pause</button>
 <span>download {downloads}</span>
 </div>
 """
+
+COMPARE_CONTROL = """\
+<details class="compare"{open}><summary>Compare side by side</summary>
+<div class="field"><label for="field-_compare">vary</label><select id="field-_compare" name="_compare">{options}</select></div>
+<div class="field"><label for="field-_values">values <span class="type">separated by |</span></label>\
+<input type="text" id="field-_values" name="_values" value="{values}" placeholder="1 | 5 | 20">\
+<div class="help">Empty: every choice, or every data file.</div></div>
+</details>"""
+
+PANEL = """\
+<figure class="panel">
+<figcaption><a href="{page}">{caption}</a></figcaption>
+{picture}
+</figure>"""
+
+PANEL_PICTURE = """\
+<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-etag="" data-refresh="{refresh}">
+<div class="toolbar"><span class="status">refreshes every {refresh} s</span>\
+<button type="button" class="secondary pause">Pause</button></div>"""
 
 ERROR_BODY = """\
 <h1>{title}</h1>
@@ -1949,6 +2062,7 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
         name=e(plot.name),
         problem=problem,
         fields=fields,
+        compare=_compare_control(plot),
         refresh=int(request.refresh),
         min_refresh=MIN_REFRESH,
         max_refresh=MAX_REFRESH,
@@ -1957,6 +2071,104 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
     crumb = f'<span class="crumb">› {e(plot.title)}</span>'
     json_url = _with_query(f"/{plot.name}.json", request.canonical_query(plot))
     return _page(f"{plot.title} · plotserve", body, crumb=crumb, json_url=json_url, head=head)
+
+
+def _compare_control(plot: Plot, comparison: Comparison | None = None) -> str:
+    """The form's "compare side by side" part: which parameter to vary, and its values."""
+    if not plot.params:
+        return ""
+    current = comparison.name if comparison else ""
+    options = ['<option value="">nothing: one picture</option>']
+    for param in plot.params:
+        selected = " selected" if param.name == current else ""
+        options.append(f'<option value="{e(param.name)}"{selected}>{e(param.name)}</option>')
+    values = " | ".join(comparison.texts) if comparison else ""
+    return COMPARE_CONTROL.format(open=" open" if comparison else "", options="".join(options), values=e(values))
+
+
+def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
+    """One picture of a comparison, live like the view's own; or what stops it from being drawn."""
+    text = request.texts.get(name, "")
+    caption = f"{name} = {text}" if text else f"{name} empty"
+    page = _with_query(plot.name, request.canonical_query(plot))
+    if request.errors or request.missing:
+        problems = [f"{field or 'query'}: {message}" for field, message in request.errors.items()]
+        message = "; ".join(problems) or f"fill in {', '.join(request.missing)}"
+        return PANEL.format(page=e(page or "./"), caption=e(caption), picture=f'<p class="problem" role="alert">{e(message)}</p>')
+    src = _with_query(f"{plot.name}.png", request.canonical_query(plot, image=True))
+    sharp = dataclasses.replace(request, dpi=request.dpi * 2)
+    fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
+    src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
+    picture = PANEL_PICTURE.format(
+        src=e(src),
+        src2x=e(src2x),
+        width=int(request.width * request.dpi),
+        height=int(request.height * request.dpi),
+        alt=e(f"{plot.title}, {caption}"),
+        refresh=int(request.refresh),
+    )
+    return PANEL.format(page=e(page), caption=e(caption), picture=picture)
+
+
+def compare_page(plot: Plot, comparison: Comparison, limits: Limits) -> bytes:
+    """A plot's page with one parameter at several values side by side, each picture its own live URL.
+
+    The pictures are not drawn before the page is sent: the browser asks for them all at once, and
+    the render processes draw them in parallel.
+    """
+    shared = comparison.shared
+    problems = [message for field, message in shared.errors.items() if field not in {p.name for p in plot.params}]
+    if comparison.error:
+        problems.insert(0, comparison.error)
+    problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
+    params = [param for param in plot.params if param.name != comparison.name]
+    fields = "\n".join(_field(param, shared, limits) for param in params)
+    missing = [name for name in shared.missing if name != comparison.name]
+    if comparison.error or shared.errors:
+        figure = '<p class="placeholder">Correct what is marked in red to see the comparison.</p>'
+    elif missing:
+        figure = f'<p class="placeholder">Fill in {e(", ".join(missing))} to see the comparison.</p>'
+    else:
+        panels = "\n".join(_panel(plot, comparison.name, request, limits) for request in comparison.requests)
+        figure = f'<div class="panels">\n{panels}\n</div>'
+    description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
+    body = PLOT_BODY.format(
+        title=e(f"{plot.title}: {comparison.name} side by side" if not comparison.error else plot.title),
+        summary=e(plot.summary),
+        description=description,
+        name=e(plot.name),
+        problem=problem,
+        fields=fields,
+        compare=_compare_control(plot, comparison),
+        refresh=int(shared.refresh),
+        min_refresh=MIN_REFRESH,
+        max_refresh=MAX_REFRESH,
+        figure=figure,
+    )
+    head = f'<noscript><meta http-equiv="refresh" content="{int(shared.refresh)}"></noscript>'
+    head += '\n<script src="-/static/plotserve.js" defer></script>'
+    crumb = f'<span class="crumb">› <a href="{e(plot.name)}">{e(plot.title)}</a> › compare</span>'
+    json_url = _with_query(f"{plot.name}.json", comparison.query(plot)) if not comparison.error else f"{plot.name}.json"
+    return _page(f"{plot.title} · compare · plotserve", body, crumb=crumb, json_url=json_url, head=head)
+
+
+def comparison_json(plot: Plot, comparison: Comparison, limits: Limits) -> dict:
+    """A comparison's JSON twin: the plot, the varied parameter, and each picture's URL and values."""
+    data = plot.describe()
+    data["compare"] = comparison.name
+    data["errors"] = {COMPARE: comparison.error} if comparison.error else comparison.shared.errors
+    data["views"] = [
+        {
+            "value": text,
+            "page": _with_query(plot.name, request.canonical_query(plot)),
+            "image": _with_query(f"{plot.name}.png", request.canonical_query(plot, image=True)),
+            "values": {name: _shown_value(value, limits.data_dir.resolve()) for name, value in request.values.items()},
+            "errors": request.errors,
+            "missing": list(request.missing),
+        }
+        for text, request in zip(comparison.texts, comparison.requests, strict=True)
+    ]
+    return data
 
 
 def error_page(status: int, message: str) -> bytes:
@@ -2104,6 +2316,8 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         plot = server.plots.get(name) if path.count("/") == 1 else None
         if plot is None or (dot and suffix not in IMAGE_FORMATS and suffix != "json"):
             return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
+        if comparing(pairs) and suffix in ("", "json"):
+            return self._comparison(server, plot, pairs, as_json=bool(dot))
         request = parse_query(plot, pairs, server.limits)
         if not dot:
             return self._page(server, plot, request, pairs)
@@ -2150,6 +2364,15 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
                 headers["Retry-After"] = "2"
             return Response(failure.status, plot_page(plot, request, server.limits, None, failure), headers=headers)
         return Response(200, plot_page(plot, request, server.limits, rendered, None))
+
+    def _comparison(self, server, plot: Plot, pairs, as_json: bool) -> Response:
+        """A side-by-side page (or its JSON); a submitted form becomes the comparison's short URL."""
+        comparison = parse_comparison(plot, pairs, server.limits)
+        if as_json:
+            return _json_response(comparison_json(plot, comparison, server.limits), comparison.status)
+        if any(name == FORM for name, _ in pairs) and comparison.status == 200:
+            return Response(303, b"", headers={"Location": _with_query(plot.name, comparison.query(plot))})
+        return Response(comparison.status, compare_page(plot, comparison, server.limits))
 
     def _image(self, server, plot: Plot, request: Request, fmt: str) -> Response:
         content_type = IMAGE_FORMATS[fmt]
