@@ -2959,12 +2959,21 @@ def export_views(plots: dict[str, Plot], limits: Limits, urls: typing.Sequence[s
         view = ExportedView(url.lstrip("/"))
         view.plot = plots.get(name)
         pairs, problem = split_query(parts.query)
+        pairs = [(k, v) for k, v in pairs if k != "token"]
         if view.plot is None:
             view.error = f"there is no plot {name!r}: the plots are {', '.join(plots) or 'none'}"
         elif problem:
             view.error = problem
+        elif comparing(pairs):  # side by side: each of its pictures is a view
+            comparison = parse_comparison(view.plot, pairs, limits)
+            if comparison.error:
+                view.error = comparison.error
+            else:
+                panels = [_with_query(name, request.canonical_query(view.plot, image=True)) for request in comparison.requests]
+                views.extend(export_views(plots, limits, panels))
+                continue
         else:
-            view.request = parse_query(view.plot, [(k, v) for k, v in pairs if k != "token"], limits)
+            view.request = parse_query(view.plot, pairs, limits)
             if view.request.errors or view.request.missing:
                 problems = [f"{field or 'query'}: {message}" for field, message in view.request.errors.items()]
                 view.error = "; ".join(problems) or f"missing {', '.join(view.request.missing)}"

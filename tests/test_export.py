@@ -98,9 +98,8 @@ def test_pdf_has_a_vector_page_per_view_and_a_page_for_a_failure(tmp_path):
 
 
 def test_folder_export_writes_each_image_and_an_index(tmp_path):
-    result = export(
-        WAVES, "--export", "out/", "--format", "svg", "-V", "wave", "-V", "wave?frequency=2&kind=square", "-V", "spectrum", cwd=tmp_path
-    )
+    views = ["-V", "wave", "-V", "wave?frequency=2&kind=square", "--view=spectrum", "-V", "/wave.png?_compare=noise&noise=0&noise=0.5"]
+    result = export(WAVES, "--export", "out/", "--format", "svg", *views, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     files = sorted(path.name for path in (tmp_path / "out").iterdir())
     assert files == [
@@ -109,14 +108,20 @@ def test_folder_export_writes_each_image_and_an_index(tmp_path):
         "spectrum.svg",
         "wave-kind=square_frequency=2.png",
         "wave-kind=square_frequency=2.svg",
+        "wave-noise=0.5.png",
+        "wave-noise=0.5.svg",
+        "wave-noise=0.png",
+        "wave-noise=0.svg",
         "wave.png",
         "wave.svg",
     ]
     index = (tmp_path / "out" / "index.html").read_text()
     for name in files[1:]:
         assert f'href="{name}"' in index
+    assert index.count('<section class="view"') == 5
     assert Image.open(tmp_path / "out" / "wave.png").size == (800, 500)
     assert (tmp_path / "out" / "wave.svg").read_text().lstrip().startswith("<?xml")
+    assert (tmp_path / "out" / "wave-noise=0.png").read_bytes() == (tmp_path / "out" / "wave.png").read_bytes()  # the default
 
 
 def test_export_refuses_a_target_it_cannot_write(tmp_path):
