@@ -49,10 +49,10 @@ def test_the_form_is_redirected_to_the_comparison_url(examples):
     )
     answer = examples.get(f"/training?{query}")
     assert answer.status == 303
-    assert answer.headers["location"] == "training?_compare=smooth&smooth=2&smooth=7&metrics=f1"
+    assert answer.headers["location"] == "./training?_compare=smooth&smooth=2&smooth=7&metrics=f1"
     # An empty comparison field is the single view.
     query = urllib.parse.urlencode({"_form": "1", "smooth": "3", "_compare": "", "_values": ""})
-    assert examples.get(f"/training?{query}").headers["location"] == "/training?smooth=3"
+    assert examples.get(f"/training?{query}").headers["location"] == "./training?smooth=3"
 
 
 @pytest.mark.parametrize(
