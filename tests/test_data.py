@@ -215,3 +215,17 @@ def test_the_data_cache_bound_reaches_the_render_processes(tmp_path, workers):
             seen(client, f"/echo.png?data=log.csv&tag={tag}")
         health = client.health()
         assert (health["data_parses"], health["data_hits"], health["data_cache_entries"]) == (3, 0, 0)
+
+
+def test_json_lines_grow_by_their_new_lines_too(tmp_path):
+    log = tmp_path / "events.jsonl"
+    log.write_text("".join(f'{{"step": {step}, "loss": {1 / (step + 1):.4f}}}\n' for step in range(100)))
+    with running_server(FRAMES, limits=plotserve.Limits(data_dir=tmp_path), workers=1) as client:
+        assert seen(client, "/echo.png?data=events.jsonl")["rows"] == 100
+        before = client.health()
+        with log.open("a") as file:
+            file.write('{"step": 100, "loss": 0.0099}\n{"step": 101, "loss": 0.0098}\n')
+        summary = seen(client, "/echo.png?data=events.jsonl&tag=1")
+        assert (summary["rows"], summary["last"], summary["dtypes"]) == (102, "101", ["int64", "float64"])
+        change = moved(before, client.health())
+        assert (change["data_parses"], change["data_extensions"], change["data_rows_parsed"]) == (0, 1, 2)
