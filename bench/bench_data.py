@@ -44,7 +44,6 @@ def _draw(ax, data, smooth):
     step = max(1, len(data) // 2000)  # a screen shows ~2000 points across; draw no more
     for name in curves.columns:
         ax.plot(data["epoch"].iloc[::step], curves[name].iloc[::step], label=name)
-    ax.set_yscale("log")
     ax.legend()
     ax.set_title(f"{len(data)} epochs, mean of {smooth}")
 
