@@ -42,12 +42,25 @@ def poppler(tool: str) -> str:
     return path
 
 
-def test_html_report_is_self_contained_and_every_image_decodes(tmp_path, browser):
-    result = export(WAVES, EXPORTS, "--export", "report.html", "-V", "wave?frequency=3", "--view", "line?slope=-2&label=down", cwd=tmp_path)
+@pytest.mark.parametrize("fmt, mime", [("png", "image/png"), ("svg", "image/svg+xml")])
+def test_html_report_is_self_contained_and_every_image_decodes(tmp_path, browser, fmt, mime):
+    result = export(
+        "--format",
+        fmt,
+        WAVES,
+        EXPORTS,
+        "--export",
+        "report.html",
+        "-V",
+        "wave?frequency=3",
+        "--view",
+        "line?slope=-2&label=down",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "wrote report.html: 2 views" in result.stderr
     text = (tmp_path / "report.html").read_text()
-    assert "<script" not in text and "<link" not in text and 'src="data:image/png;base64,' in text
+    assert "<script" not in text and "<link" not in text and text.count(f'src="data:{mime};base64,') == 2
     context = browser.new_context(offline=True)
     page = context.new_page()
     asked = []
