@@ -1250,8 +1250,15 @@ class WorkerPool:
     def _idle_worker(self, deadline: float) -> _Worker:
         """A worker free for a job; raise at once when none can load the plots."""
         while True:
-            with contextlib.suppress(queue.Empty):
-                return self.idle.get(timeout=max(0.0, min(0.25, deadline - time.monotonic())))
+            try:
+                worker = self.idle.get(timeout=max(0.0, min(0.25, deadline - time.monotonic())))
+            except queue.Empty:
+                worker = None
+            if worker is not None:
+                if not worker.connection.poll(0):
+                    return worker
+                self._retire(worker)  # an idle worker says nothing: this one has ended (killed, say)
+                continue
             with self.lock:
                 broken = self.startup_error and not any(worker.ready for worker in self.workers)
             if broken:
