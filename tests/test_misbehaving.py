@@ -74,15 +74,18 @@ def ask(port: int, path: str, timeout: float = 60) -> tuple[int, dict, bytes]:
 
 
 def test_a_plot_over_the_memory_ceiling_gets_a_clear_error_and_the_rest_keeps_serving():
-    with running_server(MISBEHAVING, workers=2, timeout=60, max_memory_mb=300) as client:
+    # The workers are forked from this process and start out with its memory: room for a plot above that.
+    ceiling = int(re.search(r"VmData:\s+(\d+) kB", pathlib.Path("/proc/self/status").read_text()).group(1)) // 1024 + 200
+    message = f"plot_allocate used more than {ceiling} MB and was stopped"
+    with running_server(MISBEHAVING, workers=2, timeout=60, max_memory_mb=ceiling) as client:
         ready(client, 2)
         before = client.health()
-        answer = client.get("/allocate.png?mb=900")  # three times the ceiling
+        answer = client.get(f"/allocate.png?mb={3 * ceiling}")
         assert answer.status == 500
-        assert answer.headers["x-plotserve-error"] == "plot_allocate used more than 300 MB and was stopped"
+        assert answer.headers["x-plotserve-error"] == message
         assert answer.image().size == (800, 500)  # the picture that says so
-        page = client.get("/allocate?mb=900")
-        assert page.status == 500 and "plot_allocate used more than 300 MB and was stopped" in page.text
+        page = client.get(f"/allocate?mb={3 * ceiling}")
+        assert page.status == 500 and message in page.text
         assert client.get("/allocate.png?mb=20").status == 200  # under the ceiling: drawn
         assert client.get(f"/ok.png?view={time.monotonic_ns()}").image().size == (800, 500)
         # The workers that hit it were replaced; the server itself has no ceiling.
