@@ -1416,7 +1416,8 @@ class WorkerPool:
             daemon=True,
             name="plotserve-worker",
         )
-        with _render_lock:  # a forked worker must not inherit a half-drawn error image (see register_at_fork)
+        # A forked worker must not inherit a half-drawn error image (see register_at_fork).
+        with _render_lock if self.context.get_start_method() == "fork" else contextlib.nullcontext():
             process.start()
         child_end.close()
         worker = _Worker(process, parent_end)
