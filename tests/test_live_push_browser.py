@@ -85,9 +85,11 @@ def test_the_page_of_a_slow_plot_answers_at_once_and_counts_until_the_picture(pa
     page.wait_for_function("() => /^rendering\u2026 [1-9] s$/.test(document.getElementById('rendering')?.textContent)")
     page.wait_for_function(IMAGE_SHOWN, timeout=30_000)
     assert page.locator("#rendering").count() == 0
-    assert re.fullmatch(r"updated .+ · rendered in \d+ ms", page.inner_text("#status"))
+    # Drawn; and since sleepy reads no file, its next ask (at once) is answered 304 and it goes by its period.
+    assert re.fullmatch(r"updated .+ · rendered in \d+ ms|unchanged at .+", page.inner_text("#status"))
     change = moved(before, server.health())
-    assert change["renders"] == 1 and change["shared_renders"] == 1  # the page's render, joined by its image request
+    # One render: the page started it; its image request (and the JSON twin the explorer reads) joined it.
+    assert change["renders"] == 1 and change["shared_renders"] >= 1
     assert page.errors == []
 
 
