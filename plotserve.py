@@ -2910,8 +2910,6 @@ exploreImage();
         probe.onload = () => {
           img.removeAttribute("srcset");
           img.src = next;
-          img.hidden = false;
-          if (placeholder) placeholder.remove();
           if (shownUrl) URL.revokeObjectURL(shownUrl);
           shownUrl = next;
           resolve();
@@ -2941,16 +2939,46 @@ exploreImage();
       clearTimeout(timer);
       timer = paused ? null : setTimeout(follow, delay);
     }
-    async function follow() {
-      if (paused || document.hidden || busy) return;
-      busy = true;
-      let delay = Math.max(1, Number(img.dataset.refresh)) * 1000;
-      let stop = null;
-      if (placeholder?.isConnected) {  // the page came before its picture: count until it arrives
+    // The page came before its picture: count on a placeholder of its size while the browser loads
+    // it into the image (joining the render the page started); then a HEAD, answered from the
+    // cache (or the failure just remembered) without drawing again, says how it went.
+    // (A picture still loading when the script starts, as after a switch to the dark theme, is
+    // waited for the same way, so that its ETag is the one of the picture shown.)
+    function awaitFirstPicture() {
+      let stop = () => {};
+      if (placeholder) {
         placeholder.hidden = false;
         placeholder.style.aspectRatio = `${placeholder.dataset.width} / ${placeholder.dataset.height}`;
         stop = countSeconds(placeholder);
       }
+      const arrived = async () => {
+        stop();
+        placeholder?.remove();
+        img.hidden = false;
+        let delay = Math.max(1, Number(img.dataset.refresh)) * 1000;
+        try {
+          const response = await fetch(img.currentSrc || img.src, { method: "HEAD", cache: "no-store" });
+          if (response.ok) {
+            etag = response.headers.get("ETag");
+            say(describe(response));
+            delay = 0;
+          } else {
+            say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
+            await showFailure(img);
+          }
+        } catch (error) {
+          say(`could not refresh (${error.message}); retrying`, true);
+        }
+        schedule(delay);
+      };
+      img.addEventListener("load", arrived, { once: true });
+      img.addEventListener("error", arrived, { once: true });
+      if (placeholder) img.src = imageUrl(false);
+    }
+    async function follow() {
+      if (paused || document.hidden || busy) return;
+      busy = true;
+      let delay = Math.max(1, Number(img.dataset.refresh)) * 1000;
       asking = new AbortController();
       try {
         const held = Boolean(etag);
@@ -2962,7 +2990,6 @@ exploreImage();
         if (error.name === "AbortError") return;
         say(`could not refresh (${error.message}); retrying`, true);
       } finally {
-        if (stop) stop();
         busy = false;
         asking = null;
         schedule(delay);
@@ -2979,9 +3006,8 @@ exploreImage();
       if (document.hidden) { clearTimeout(timer); asking?.abort(); }
       else if (!paused) follow();
     });
-    // A picture that came with the page holds its first request at once; a placeholder fetches
-    // the picture its own page request started drawing (one render, shared).
-    follow();
+    // A picture that came with the page holds its first request at once.
+    if (placeholder || !img.complete) awaitFirstPicture(); else follow();
   }
 
   function start() {

@@ -161,12 +161,11 @@ def test_an_idle_page_holds_one_conditional_request_and_pause_drops_it(page, ser
 def test_hidden_tab_makes_no_requests(page, server):
     requests = image_requests(page)
     open_live_page(page, server)
-    with page.expect_request(lambda request: request.resource_type == "fetch", timeout=5_000):
-        pass
+    health_when(server, lambda health: health["waiting"] == 1, "the page's held request")
     # Headless Chromium keeps every tab visible (Playwright has no API to hide one), so the
     # page is told it is hidden the way a browser tells it: document.hidden and the event.
     page.evaluate(SET_VISIBILITY, True)
-    page.wait_for_timeout(300)
+    health_when(server, lambda health: health["waiting"] == 0, "the hidden page let go of its request")
     count = len(requests)
     page.wait_for_timeout(3_000)
     assert len(requests) == count

@@ -97,7 +97,7 @@ def test_a_slow_failure_shows_its_traceback_without_a_reload(page, server):
     documents = []
     page.on("request", lambda request: documents.append(request) if request.resource_type == "document" else None)
     before = server.health()
-    page.goto(f"{server.url}/sleepy_failure?seconds=2")
+    page.goto(f"{server.url}/sleepy_failure?seconds=2", wait_until="domcontentloaded")
     assert page.locator("#failure").count() == 0 and page.locator("#rendering").is_visible()
     page.wait_for_selector("#failure pre.traceback", timeout=30_000)
     assert "the <b>sensor</b> went away" in page.inner_text("#failure")  # escaped: shown as text
