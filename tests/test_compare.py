@@ -25,7 +25,7 @@ def test_one_live_picture_per_value(examples):
     assert answer.status == 200
     assert sources(answer.text) == ["training.png?logy=true", "training.png?smooth=5&logy=true", "training.png?smooth=20&logy=true"]
     assert re.findall(r"<figcaption><a[^>]*>([^<]*)</a>", answer.text) == ["smooth = 1", "smooth = 5", "smooth = 20"]
-    assert answer.text.count('data-refresh="60"') == 3 and 'class="secondary pause"' in answer.text
+    assert answer.text.count(f'data-refresh="{plotserve.DEFAULT_REFRESH}"') == 3 and 'class="secondary pause"' in answer.text
     # The control shows what is compared; the form keeps the shared values.
     assert '<option value="smooth" selected>smooth</option>' in answer.text and 'value="1 | 5 | 20"' in answer.text
     assert 'id="field-smooth"' not in answer.text and 'id="field-logy" name="logy" value="true" checked' in answer.text
@@ -45,7 +45,7 @@ def test_the_json_twin_lists_each_picture(examples):
 
 def test_the_form_is_redirected_to_the_comparison_url(examples):
     query = urllib.parse.urlencode(
-        {"_form": "1", "smooth": "3", "metrics": "f1", "last": "", "_compare": "smooth", "_values": " 2 |7| 2 ", "_refresh": "60"}
+        {"_form": "1", "smooth": "3", "metrics": "f1", "last": "", "_compare": "smooth", "_values": " 2 |7| 2 ", "_refresh": str(plotserve.DEFAULT_REFRESH)}
     )
     answer = examples.get(f"/training?{query}")
     assert answer.status == 303
