@@ -45,7 +45,15 @@ def test_the_json_twin_lists_each_picture(examples):
 
 def test_the_form_is_redirected_to_the_comparison_url(examples):
     query = urllib.parse.urlencode(
-        {"_form": "1", "smooth": "3", "metrics": "f1", "last": "", "_compare": "smooth", "_values": " 2 |7| 2 ", "_refresh": str(plotserve.DEFAULT_REFRESH)}
+        {
+            "_form": "1",
+            "smooth": "3",
+            "metrics": "f1",
+            "last": "",
+            "_compare": "smooth",
+            "_values": " 2 |7| 2 ",
+            "_refresh": str(plotserve.DEFAULT_REFRESH),
+        }
     )
     answer = examples.get(f"/training?{query}")
     assert answer.status == 303
