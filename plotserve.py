@@ -2497,7 +2497,9 @@ class ImageService:
         finally:
             with self.lock:
                 del self.flights[key]
-                if flight.error is not None and not isinstance(flight.error, Overloaded):
+                # Only what the plot itself did is remembered: a full queue, workers that cannot
+                # start or a memory ceiling are the server's state, and are tried again.
+                if type(flight.error) in (PlotFailed, RenderTimeout, WorkerCrashed):
                     now = time.monotonic()
                     for old in [k for k, (_, at) in self.failures.items() if now - at > FAILURE_SECONDS]:
                         del self.failures[old]
