@@ -1754,9 +1754,17 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     # answer has no status line and no headers, so not even X-Content-Type-Options.
     default_request_version = "HTTP/1.0"
     timeout = 15  # seconds a client may keep a socket silent: slow or idle clients let go
+    # Seconds from waiting for a request to the end of its headers, however the bytes trickle in:
+    # a per-read time-out alone lets a client that sends one header line every 10 s hold its
+    # connection for ever (slowloris).
+    head_deadline = 10
     # Headers and body go out as two writes; with Nagle's algorithm on, a keep-alive client's
     # delayed ACK holds the body back 40 ms.
     disable_nagle_algorithm = True
+
+    def setup(self):
+        super().setup()
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self.timeout))
 
     def do_GET(self):
         self._answer(self._respond_or_500(), send_body=True)
@@ -1779,6 +1787,9 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def parse_request(self) -> bool:
         """http.server's request parsing, with a tighter limit on the request line."""
+        if self._slot is not None and self._slot.evicted:
+            self.close_connection = True  # let go for a newcomer: what was read may be half a request
+            return False
         if len(self.raw_requestline) > MAX_REQUEST_LINE:
             self.requestline, self.request_version, self.command = "", "HTTP/1.0", ""
             self.close_connection = True
@@ -1786,6 +1797,8 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             return False
         if not super().parse_request():
             return False
+        self.rfile.raw.deadline = None
+        self._phase("work")
         if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
             self.close_connection = True  # a body we will not read: never parse it as a request
         return True
@@ -1904,6 +1917,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def _answer(self, response: Response, send_body: bool) -> None:
         """Write a Response; a client that went away is not an error."""
+        self._phase("write")
         try:
             self.send_response(response.status)
             headers = {
@@ -1927,6 +1941,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def send_error(self, code, message=None, explain=None):
         """Errors http.server raises itself (bad request lines, 414, 431): our page, no echoes."""
+        self._phase("write")
         try:
             self.send_response(code)
             body = error_page(code, http.HTTPStatus(code).description or "The request could not be read.")
@@ -1948,7 +1963,20 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             line = _without_token(self.requestline, getattr(self.server, "token", ""))
             self.log_message('"%s" %s %s', line, str(getattr(code, "value", code)), str(size))
 
+    _slot = None  # this connection's entry in the server's table, when the server keeps one
+
+    def _phase(self, phase: str) -> None:
+        """Say what the connection is doing: reading a request head, working on it, or writing."""
+        if self._slot is not None:
+            self._slot.phase, self._slot.since = phase, time.monotonic()
+        if phase == "write":  # sendall's time-out bounds the whole write, not each piece of it
+            with contextlib.suppress(OSError):
+                self.connection.settimeout(self.timeout)
+
     def handle_one_request(self):
+        self._slot = getattr(self.server, "connections", None) and self.server.connections.slot_of(self.request)
+        self._phase("head")
+        self.rfile.raw.deadline = time.monotonic() + self.head_deadline
         try:
             super().handle_one_request()
         except (ConnectionError, TimeoutError):
@@ -1983,6 +2011,108 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket read with a deadline for the whole request head, not just for each recv."""
+
+    def __init__(self, sock: socket.socket, idle: float | None):
+        self.sock, self.idle = sock, idle
+        self.deadline: float | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        timeout = self.idle
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request head took too long")
+            timeout = left if timeout is None else min(timeout, left)
+        self.sock.settimeout(timeout)
+        return self.sock.recv_into(buffer)
+
+
+@dataclasses.dataclass(eq=False)
+class _Slot:
+    """One open connection: who it is from and what it is doing since when."""
+
+    sock: socket.socket
+    client: str
+    phase: str = "head"  # head (reading a request), work (answering it), write (sending the answer)
+    since: float = dataclasses.field(default_factory=time.monotonic)
+    evicted: bool = False
+
+
+class ConnectionTable:
+    """Open connections counted per client address, each address held to its share.
+
+    A connection past a cap does not wait for a slow one to time out: it takes the slot of the
+    connection that has spent longest reading its request or writing its answer (slowloris and
+    slow readers), from its own address when that address is at its share, else from the
+    address holding the most. Only when every slot is busy working is a newcomer refused.
+    """
+
+    def __init__(self, limit: int, per_client: int):
+        self.limit, self.per_client = limit, max(1, min(per_client, limit))
+        self.lock = threading.Lock()
+        self.slots: dict[socket.socket, _Slot] = {}
+        self.by_client: dict[str, set[_Slot]] = collections.defaultdict(set)
+        self.evictions = 0
+
+    def admit(self, sock: socket.socket, client: str) -> bool:
+        """Take a slot for a new connection, evicting a slow one if need be; False if none can be had."""
+        with self.lock:
+            victim = None
+            if len(self.by_client[client]) >= self.per_client:
+                victim = self._slowest(self.by_client[client])
+                if victim is None:
+                    return False
+            elif len(self.slots) >= self.limit:
+                busiest = max(self.by_client.values(), key=len)
+                victim = self._slowest(busiest) or self._slowest(self.slots.values())
+                if victim is None:
+                    return False
+            if victim is not None:
+                victim.evicted = True
+                self._drop(victim)
+                self.evictions += 1
+            slot = _Slot(sock, client)
+            self.slots[sock] = slot
+            self.by_client[client].add(slot)
+        if victim is not None:
+            with contextlib.suppress(OSError):  # wakes its thread: its read ends, or its write fails
+                victim.sock.shutdown(socket.SHUT_RDWR)
+        return True
+
+    @staticmethod
+    def _slowest(slots) -> _Slot | None:
+        waiting = [slot for slot in slots if slot.phase != "work"]
+        return min(waiting, key=lambda slot: slot.since) if waiting else None
+
+    def _drop(self, slot: _Slot) -> None:
+        if self.slots.get(slot.sock) is slot:
+            del self.slots[slot.sock]
+            self.by_client[slot.client].discard(slot)
+            if not self.by_client[slot.client]:
+                del self.by_client[slot.client]
+
+    def slot_of(self, sock: socket.socket) -> _Slot | None:
+        """The table's entry for a connection (None once it was evicted)."""
+        with self.lock:
+            return self.slots.get(sock)
+
+    def release(self, sock: socket.socket) -> None:
+        """Give a closed connection's slot back (nothing happens if it was evicted already)."""
+        with self.lock:
+            slot = self.slots.get(sock)
+            if slot is not None:
+                self._drop(slot)
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self.slots)
+
+
 _REFUSAL = b"Too many open connections; try again soon.\n"
 _TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
@@ -1995,7 +2125,9 @@ class PlotServer(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 64
+    # A burst of connections waits in the kernel's queue until accepted, and is then answered or
+    # refused at once; with a short queue the kernel drops SYNs and clients wait seconds to retry.
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -2012,6 +2144,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         worker_max_jobs: int = 10_000,
         worker_max_growth_mb: float = 256.0,
         max_connections: int = 256,
+        max_connections_per_client: int | None = None,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
         quiet: bool = False,
@@ -2019,7 +2152,8 @@ class PlotServer(http.server.ThreadingHTTPServer):
         self.limits = limits or Limits()
         self.plots = discover_plots(sources, handler_class)
         self.quiet = quiet
-        self.connection_slots = threading.BoundedSemaphore(max_connections)  # one thread per open connection
+        # One thread per open connection; one address may hold half of them.
+        self.connections = ConnectionTable(max_connections, max_connections_per_client or max(1, max_connections // 2))
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler_class)
@@ -2091,7 +2225,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
 
     def process_request(self, request, client_address) -> None:
         """Serve a connection in a thread of its own, or refuse it with 503 when all slots are taken."""
-        if not self.connection_slots.acquire(blocking=False):
+        if not self.connections.admit(request, client_address[0]):
             with contextlib.suppress(OSError):
                 request.settimeout(1.0)
                 request.sendall(_TOO_MANY_CONNECTIONS)
@@ -2102,14 +2236,14 @@ class PlotServer(http.server.ThreadingHTTPServer):
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.connection_slots.release()  # no thread started: nothing else will give the slot back
+            self.connections.release(request)  # no thread started: nothing else will give the slot back
             raise
 
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.connection_slots.release()
+            self.connections.release(request)
 
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
