@@ -29,6 +29,7 @@ import contextlib
 import dataclasses
 import datetime
 import enum
+import errno
 import functools
 import hashlib
 import hmac
@@ -482,8 +483,9 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
     """The regular file under ``data_dir`` that ``text`` names, or PathRefused.
 
     Refused before anything is opened: URLs and fsspec-style chains, drive and UNC paths, ``~``,
-    anything that resolves (symbolic links followed) outside the data directory, and anything
-    that is not a regular file of at most ``max_bytes``.
+    anything that resolves (symbolic links followed) outside the data directory, and hidden files
+    (a name in the path starting with ``.``). Then the file is opened as ``open_data_file`` does
+    and refused unless it is a regular file of at most ``max_bytes`` with no other hard link.
     """
     if not text or len(text) > 1024 or any(ord(char) < 32 for char in text):
         raise PathRefused("give a file name under the data directory")
@@ -500,20 +502,102 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
         raise PathRefused("no such file under the data directory") from None
     if not path.is_relative_to(root):
         raise PathRefused("that file is outside the data directory", 403)
-    try:
-        info = path.stat()
-    except OSError:
-        raise PathRefused("no such file under the data directory") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise PathRefused("not a regular file")
-    if info.st_size > max_bytes:
-        limit = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes} byte"
-        raise PathRefused(f"file is over the {limit} limit")
+    if _is_hidden(path.relative_to(root)):
+        raise PathRefused("hidden files (names starting with .) are not accepted", 403)
+    os.close(open_data_file(root, path, max_bytes))
     return path
 
 
+def _is_hidden(relative: pathlib.PurePath) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+# Each folder on the way, then the file, opened relative to the one before and never through a
+# symbolic link: a link swapped in after the check fails the open instead of being followed.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_WALK_BY_FD = bool(_NOFOLLOW) and os.open in os.supports_dir_fd
+
+
+def open_data_file(root: pathlib.Path, path: pathlib.Path, max_bytes: int) -> int:
+    """Open a checked file (``path``, resolved, under the resolved ``root``) once: a file descriptor, or PathRefused.
+
+    The opened file itself is checked (``fstat``): a regular file, at most ``max_bytes``, one hard
+    link (another could name a file from anywhere). Where the platform lacks ``O_NOFOLLOW`` and
+    ``dir_fd`` the path is opened directly, and a link swapped in after the check is followed.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    folder = None
+    try:
+        if _WALK_BY_FD:
+            *folders, name = path.relative_to(root).parts
+            folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+            for part in folders:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=folder)
+                os.close(folder)
+                folder = inner
+            fd = os.open(name, flags | _NOFOLLOW, dir_fd=folder)  # O_NONBLOCK: a FIFO must not wait for a writer
+        else:
+            fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise PathRefused("no such file under the data directory") from None
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):  # a link where the check saw none
+            raise PathRefused("that file changed into a link while it was opened", 403) from None
+        raise PathRefused("that file cannot be opened") from None
+    finally:
+        if folder is not None:
+            os.close(folder)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PathRefused("not a regular file")
+        if info.st_nlink > 1:
+            raise PathRefused("files with more than one hard link are not accepted", 403)
+        if info.st_size > max_bytes:
+            limit = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes} byte"
+            raise PathRefused(f"file is over the {limit} limit")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class DataFile(type(pathlib.Path())):
+    """The path a plot is given for a file parameter: it names the file plotserve opened.
+
+    Opening it (``open``, ``read_bytes``, pandas) reads the very file that was checked, through
+    ``/proc/self/fd/N``, whatever has been renamed or linked since. Its ``name``, ``stem`` and
+    ``suffix`` are the file's own; ``checked`` is the path that was checked, ``relative`` that path
+    under the data directory, and ``parent`` the folder it is in (for files beside it, which are
+    looked up by name as any path is).
+    """
+
+    checked: pathlib.Path | None = None
+    relative: pathlib.PurePosixPath = pathlib.PurePosixPath()
+
+    @classmethod
+    def of(cls, fd: int, checked: pathlib.Path, root: pathlib.Path) -> "DataFile":
+        """The DataFile for a descriptor opened from ``checked``, a path under ``root``."""
+        given = cls(f"/proc/self/fd/{fd}")
+        given.checked, given.relative = checked, pathlib.PurePosixPath(checked.relative_to(root).as_posix())
+        return given
+
+    @property
+    def name(self) -> str:
+        return self.relative.name or super().name
+
+    @property
+    def parent(self) -> pathlib.Path:
+        return self.checked.parent if self.checked is not None else super().parent
+
+    def __repr__(self) -> str:
+        return f"DataFile({self.relative.as_posix()!r})"
+
+
 def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> list[str]:
-    """Regular files under the data directory (hidden ones skipped), as relative paths."""
+    """The files a file parameter accepts (regular, hidden ones and hard links skipped), as relative paths."""
     root = data_dir.resolve()
     found = []
     for folder, dirs, files in os.walk(root):
@@ -525,10 +609,14 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> li
                 continue
             path = pathlib.Path(folder, name)
             try:
-                if path.resolve().is_relative_to(root) and path.is_file():
-                    found.append(path.relative_to(root).as_posix())
+                resolved = path.resolve()
+                if not resolved.is_relative_to(root) or _is_hidden(resolved.relative_to(root)):
+                    continue
+                info = resolved.stat()
             except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop
                 continue
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                found.append(path.relative_to(root).as_posix())
             if len(found) >= limit:
                 return found
     return found
@@ -910,13 +998,55 @@ class RenderJob:
     fmt: str
 
 
+_FD_PATHS = pathlib.Path("/proc/self/fd")
+
+
+@contextlib.contextmanager
+def opened_files(plot: Plot, values: dict, limits: Limits):
+    """The values with each file parameter opened once and given as a DataFile; closed afterwards.
+
+    Where the system cannot name an open file (no ``/proc/self/fd``), the checked path is given.
+    """
+    root = limits.data_dir.resolve()
+    opened, given = [], dict(values)
+    try:
+        for param in plot.params:
+            value = values.get(param.name)
+            if param.kind != "path" or not isinstance(value, pathlib.Path) or not value.is_relative_to(root):
+                continue
+            try:
+                fd = open_data_file(root, value, limits.max_file_bytes)
+            except PathRefused as refused:  # the file changed since the request was checked
+                raise PlotFailed(f"{param.name}: {refused}: {value.relative_to(root).as_posix()}") from None
+            opened.append(fd)
+            if _FD_PATHS.is_dir():
+                given[param.name] = DataFile.of(fd, value, root)
+        yield given
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def relative_names(text: str, values: dict, limits: Limits) -> str:
+    """A message with every data file named by its path under the data directory, not the server's."""
+    for value in values.values():
+        if isinstance(value, DataFile):
+            text = text.replace(os.fspath(value), value.relative.as_posix())
+    root = str(limits.data_dir.resolve())
+    return text.replace(root + os.sep, "").replace(root, ".")
+
+
 def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> bytes:
     """Parse and render one job; the query was checked by the server, this checks it again."""
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
     if request.errors or request.missing:
         raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
-    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
+    with opened_files(plot, request.values, limits) as values:
+        try:
+            return render_plot(plot, values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
+        except PlotFailed as failure:
+            raise PlotFailed(relative_names(str(failure), values, limits), relative_names(failure.details, values, limits)) from None
 
 
 def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
