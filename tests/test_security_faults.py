@@ -350,8 +350,8 @@ def test_connections_beyond_the_cap_get_503_and_their_slots_come_back():
         finally:
             for sock in held:
                 sock.close()
-        deadline = time.monotonic() + 10
-        while not exchange(client.port, request).startswith(b"HTTP/1.1 200 "):  # the threads see the close and end
+        deadline = time.monotonic() + 15
+        while len(client.server.connections):  # the renders end, the threads see the close and end
             assert time.monotonic() < deadline, "the slots of closed connections did not come back"
             time.sleep(0.05)
         for _ in range(12):  # three times the cap, one after another: every slot is given back
@@ -386,6 +386,7 @@ def test_a_newcomer_past_the_cap_takes_the_slot_of_the_slowest_connection():
                 sock.sendall(b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
                 slow.append(sock)
                 time.sleep(0.05)  # an order of age
+            time.sleep(plotserve.ConnectionTable.slow_after)  # long enough at it to count as slow
             # The same address again: it is answered, and the oldest slow connection made way for it.
             assert client.get("/ok.json", timeout=10).status == 200
             assert _closed_by_server(slow[0])
