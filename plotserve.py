@@ -1277,6 +1277,15 @@ class Rendered:
     etag: str
     seconds: float  # how long the render took
     rendered_at: float  # time.time() when it was made
+    stale: bool = False  # served because a fresh picture could not be had: the renderers were busy
+
+
+@dataclasses.dataclass(frozen=True)
+class NotModified:
+    """The client has the picture already (If-None-Match): its ETag, and whether it is a stale one."""
+
+    etag: str
+    stale: bool = False
 
 
 class RenderCache:
@@ -1330,6 +1339,8 @@ class ImageService:
         self.cache = RenderCache(cache_bytes)
         self.live_seconds = live_seconds
         self.flights: dict[str, _Flight] = {}
+        # Renders under way or waiting, by client address: one address may have half the renderer's queue.
+        self.rendering: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         self.counts = collections.Counter()
 
@@ -1344,27 +1355,32 @@ class ImageService:
         view = hashlib.sha256("\n".join([plot.name, plot.fingerprint, fmt, request.canonical_query(plot, image=True)]).encode()).hexdigest()
         return view, hashlib.sha256(f"{view}\n{inputs!r}".encode()).hexdigest(), not inputs
 
-    def get(self, plot: Plot, request: Request, fmt: str, if_none_match: str | None = None) -> Rendered | None:
-        """The image for a view, or None where ``if_none_match`` shows the client has it already.
+    def get(self, plot: Plot, request: Request, fmt: str, if_none_match: str | None = None, client: str = "") -> Rendered | NotModified:
+        """The image for a view, or NotModified where ``if_none_match`` shows the client has it already.
 
-        Raises PlotFailed (and kin) when the plot cannot be drawn.
+        While the renderers are too busy for a fresh picture (Overloaded), the view's last picture
+        is served, marked stale. Raises PlotFailed (and kin) when the plot cannot be drawn.
         """
         view, key, live = self.key(plot, request, fmt)
         etag = f'"{key[:32]}"'
         if not live and _etag_matches(if_none_match, etag):
             self.count("not_modified")
-            return None
+            return NotModified(etag)
         entry = self._cached(view, key, live)
-        if entry is not None:
-            if _etag_matches(if_none_match, entry.etag):
-                self.count("not_modified")
-                return None
+        if entry is None:
+            try:
+                entry = self._render_once(view, key, live, etag, plot, request, fmt, client)
+            except Overloaded:
+                kept = self.cache.get(view)  # whatever its age or its files' state: better than nothing
+                if kept is None:
+                    raise
+                self.count("stale")
+                entry = dataclasses.replace(kept, stale=True)
+        elif not _etag_matches(if_none_match, entry.etag):
             self.count("cache_hits")
-            return entry
-        entry = self._render_once(view, key, live, etag, plot, request, fmt)
         if _etag_matches(if_none_match, entry.etag):
             self.count("not_modified")
-            return None
+            return NotModified(entry.etag, entry.stale)
         return entry
 
     def _cached(self, view: str, key: str, live: bool) -> Rendered | None:
@@ -1374,14 +1390,18 @@ class ImageService:
             return None
         return entry
 
-    def _render_once(self, view, key, live, etag, plot, request, fmt) -> Rendered:
-        """Render, or wait for the identical render already under way."""
+    def _render_once(self, view, key, live, etag, plot, request, fmt, client="") -> Rendered:
+        """Render, or wait for the identical render already under way; a client past its share of renders is Overloaded."""
         with self.lock:
             flight = self.flights.get(key)
             leader = flight is None
             # An identical render may have finished since the caller looked: its picture is in the cache.
             cached = self._cached(view, key, live) if leader else None
             if leader and cached is None:
+                share = max(1, getattr(self.renderer, "max_pending", 16) // 2)
+                if self.rendering[client] >= share:
+                    raise Overloaded(f"this client has {self.rendering[client]} renders waiting already; try again shortly")
+                self.rendering[client] += 1
                 flight = self.flights[key] = _Flight()
         if cached is not None:
             self.count("cache_hits")
@@ -1406,6 +1426,9 @@ class ImageService:
             finally:
                 with self.lock:
                     del self.flights[key]
+                    self.rendering[client] -= 1
+                    if not self.rendering[client]:
+                        del self.rendering[client]
                 flight.done.set()
         if flight.error is not None:
             raise flight.error
@@ -1421,6 +1444,7 @@ class ImageService:
             "cache_hits": counts.get("cache_hits", 0),
             "not_modified": counts.get("not_modified", 0),
             "shared_renders": counts.get("shared_renders", 0),
+            "stale": counts.get("stale", 0),
             "errors": counts.get("errors", 0),
             "cache_bytes": self.cache.bytes,
             "cache_entries": len(self.cache.entries),
@@ -1528,6 +1552,8 @@ PAGE_SCRIPT = """\
   function describe(response) {
     const when = new Date().toLocaleTimeString();
     const ms = response.headers.get("X-Plotserve-Render-Ms");
+    const stale = response.headers.get("X-Plotserve-Stale");  // the server was too busy to draw it afresh
+    if (stale) return `server busy at ${when}: showing the last picture`;
     return `updated ${when}` + (ms ? ` \\u00b7 rendered in ${ms} ms` : "");
   }
   function schedule() {
@@ -1556,7 +1582,9 @@ PAGE_SCRIPT = """\
     try {
       const headers = etag ? { "If-None-Match": etag } : {};
       const response = await fetch(url, { headers, cache: "no-store" });
-      if (response.status === 304) {
+      if (response.status === 304 && response.headers.get("X-Plotserve-Stale")) {
+        say(`server busy at ${new Date().toLocaleTimeString()}: showing the last picture`);
+      } else if (response.status === 304) {
         say(`unchanged at ${new Date().toLocaleTimeString()}`);
       } else {
         const blob = await response.blob();
@@ -1890,10 +1918,18 @@ class HttpRequest:
     target: str  # the path and query as sent, percent-encoded
     headers: email.message.Message  # get() and get_all(), as http.server gives them
     client: str = ""  # the client's address
+    version: str = "HTTP/1.1"  # the protocol the request line named
 
 
 def _json_response(data, status: int = 200) -> Response:
     return Response(status, json.dumps(data, indent=2, default=str).encode(), JSON)
+
+
+def _stale_headers(rendered) -> dict:
+    """How a stale picture says so: RFC 7234's Warning 110, and plotserve's own header for the page to show."""
+    if not rendered.stale:
+        return {}
+    return {"Warning": '110 - "Response is Stale"', "X-Plotserve-Stale": "the renderers are busy: this is the last picture drawn"}
 
 
 def _header_safe(text: str, limit: int = 200) -> str:
@@ -2039,7 +2075,7 @@ class PlotApp:
         if view.missing:
             return Response(200, plot_page(plot, view, self.limits, None, None))
         try:
-            rendered = self.images.get(plot, view, "png")
+            rendered = self.images.get(plot, view, "png", client=request.client)
         except PlotFailed as failure:
             headers = {"X-Plotserve-Error": _header_safe(failure)}  # as on the image: a 5xx says whose fault it is
             if failure.status == 503:
@@ -2062,20 +2098,21 @@ class PlotApp:
             return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
         if_none_match = request.headers.get("If-None-Match")
         try:
-            rendered = self.images.get(plot, view, fmt, if_none_match)
+            rendered = self.images.get(plot, view, fmt, if_none_match, client=request.client)
         except PlotFailed as failure:
             body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
             headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
             if failure.status == 503:
                 headers["Retry-After"] = "2"
             return Response(failure.status, body, content_type, headers)
-        if rendered is None:
-            return Response(304, b"", content_type, {"ETag": (if_none_match or "").split(",")[0].strip(), "Cache-Control": "no-cache"})
+        if isinstance(rendered, NotModified):  # the image's own ETag, not the client's list back
+            return Response(304, b"", content_type, {"ETag": rendered.etag, "Cache-Control": "no-cache", **_stale_headers(rendered)})
         headers = {
             "ETag": rendered.etag,
             "Cache-Control": "no-cache",
             "Last-Modified": email.utils.formatdate(rendered.rendered_at, usegmt=True),
             "X-Plotserve-Render-Ms": f"{rendered.seconds * 1000:.0f}",
+            **_stale_headers(rendered),
         }
         if fmt != "png":
             headers["Content-Disposition"] = f'inline; filename="{plot.name}.{fmt}"'
@@ -2099,15 +2136,18 @@ class PlotApp:
     # -- access -----------------------------------------------------------------------------------
 
     def check_access(self, request: HttpRequest) -> Response | None:
-        """None if the request may go on, else the refusal: two Hosts (400), wrong Host (403) or no token (403)."""
-        if len(request.headers.get_all("Host") or ()) > 1:  # RFC 9112 section 3.2: answer 400, do not pick one
-            return Response(400, error_page(400, "The request has more than one Host header."))
-        if self.allowed_hosts:
-            host = request.headers.get("Host") or ""
-            if host and _host_name(host) not in self.allowed_hosts:
-                return Response(
-                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
-                )
+        """None if the request may go on, else the refusal: a bad Host or target (400), a wrong
+        Host (403), a request from another web site (403) or no token (403)."""
+        problem = _host_problem(request)
+        if problem:
+            return Response(400, error_page(400, problem))
+        host = _authority(request)
+        if self.allowed_hosts and host and _host_name(host) not in self.allowed_hosts:
+            return Response(
+                403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
+            )
+        if _from_another_site(request, host):
+            return Response(403, error_page(403, "plotserve does not answer requests that other web sites make; open its pages yourself."))
         if not self.token:
             return None
         url = urllib.parse.urlsplit(request.target)
@@ -2115,15 +2155,15 @@ class PlotApp:
         query_token = next((v for k, v in pairs if k == "token"), "")
         header = request.headers.get("Authorization", "")
         header_token = header[6:].strip() if header.lower().startswith("token ") else ""
-        cookie_token = ""
+        cookie_name, cookie_token = token_cookie(host), ""
         for part in request.headers.get("Cookie", "").split(";"):
             key, _, value = part.strip().partition("=")
-            if key == TOKEN_COOKIE:
+            if key == cookie_name:
                 cookie_token = value
         if self._is_token(query_token):
             # Set the cookie, so links and images keep working, and drop the token from the address bar.
             rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "token"])
-            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            cookie = f"{cookie_name}={self.token}; HttpOnly; SameSite=Strict; Path=/"
             return Response(303, b"", headers={"Location": _here(url.path, rest), "Set-Cookie": cookie})
         if self._is_token(header_token) or self._is_token(cookie_token):
             return None
@@ -2148,7 +2188,8 @@ class PlotApp:
         path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~") or "/"
         query = environ.get("QUERY_STRING", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        request = HttpRequest(method, _with_query(path, query), headers, environ.get("REMOTE_ADDR", ""))
+        version = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+        request = HttpRequest(method, _with_query(path, query), headers, environ.get("REMOTE_ADDR", ""), version)
         response = self.respond(request)
         start_response(f"{response.status} {http.HTTPStatus(response.status).phrase}", response.header_list())
         return [] if method == "HEAD" or response.status == 304 else [response.body]
@@ -2213,7 +2254,8 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         """Ask the app for the answer and write it; a client that went away is not an error."""
         # The target as sent: http.server has already turned //x into /x in self.path (gh-87389).
         target = self.requestline.split()[1]
-        response = self.server.app.respond(HttpRequest(self.command, target, self.headers, self.client_address[0]))
+        request = HttpRequest(self.command, target, self.headers, self.client_address[0], self.request_version)
+        response = self.server.app.respond(request)
         self._phase("write")
         try:
             self.send_response(response.status)
@@ -2278,6 +2320,70 @@ def _without_token(requestline: str, token: str) -> str:
 
     line = re.sub(r"([^?&=\s]+)=([^?&\s]*)", mask, requestline)
     return line.replace(token, "…") if token else line
+
+
+# RFC 3986 section 3.2.2: an IP literal in brackets, or a name (letters, digits, -._~ and
+# percent-escapes; sub-delimiters are allowed there but no browser sends them), then a port in digits.
+_HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(:[0-9]{0,5})?")
+
+
+def _absolute_target(target: str) -> urllib.parse.SplitResult | None:
+    """The parts of an absolute-form request target (``GET http://host/path``), else None."""
+    if target.startswith("/") or "://" not in target:
+        return None
+    return urllib.parse.urlsplit(target)
+
+
+def _host_problem(request: HttpRequest) -> str:
+    """Why the Host header or an absolute-form target cannot be read (RFC 9112 section 3.2), or ""."""
+    hosts = request.headers.get_all("Host") or []
+    if len(hosts) > 1:  # answer 400, do not pick one
+        return "The request has more than one Host header."
+    host = hosts[0].strip() if hosts else None
+    if request.version != "HTTP/1.0" and not host:
+        return "An HTTP/1.1 request needs a Host header naming this server."
+    if host and not _HOST_HEADER.fullmatch(host):
+        return "The Host header is not a host name with an optional port."
+    absolute = _absolute_target(request.target)
+    if absolute is not None and (absolute.scheme.lower() not in ("http", "https") or not _HOST_HEADER.fullmatch(absolute.netloc)):
+        return "The request target is not an http URL of this server."
+    return ""
+
+
+def _authority(request: HttpRequest) -> str:
+    """The host the request is for: an absolute-form target's (which overrides Host, RFC 9112 section 3.2.2), else Host."""
+    absolute = _absolute_target(request.target)
+    return absolute.netloc if absolute is not None else (request.headers.get("Host") or "").strip()
+
+
+def _from_another_site(request: HttpRequest, host: str) -> bool:
+    """Whether a web page on another site made the browser send this request: an image, a fetch, a form.
+
+    Browsers say so in Sec-Fetch-Site (and in Origin when they send one). A top-level navigation
+    (a link followed, a bookmark) is allowed: it is the user's own click, and it shows the page
+    to the user rather than to the site.
+    """
+    headers = request.headers
+    navigation = headers.get("Sec-Fetch-Mode", "") == "navigate" and headers.get("Sec-Fetch-Dest", "") == "document"
+    if navigation:
+        return False
+    if headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        return True
+    origin = headers.get("Origin")
+    if origin is None:
+        return False
+    origin_host = urllib.parse.urlsplit(origin.strip()).netloc.lower()
+    return origin_host != host.lower()  # "null" (a sandboxed or file page) has no host: foreign too
+
+
+def token_cookie(host: str) -> str:
+    """The token cookie's name for a Host (``plotserve_token_9999``): one per port.
+
+    Browsers send a host's cookies to every port on it; a name per port keeps two plotserves on
+    one machine from overwriting each other's, and the port is the one the browser used, proxy or not.
+    """
+    port = host.rpartition(":")[2] if not host.endswith("]") and ":" in host else "80"
+    return f"{TOKEN_COOKIE}_{port if port.isdigit() else '80'}"
 
 
 def _host_name(header: str) -> str:
@@ -2403,6 +2509,7 @@ class ConnectionTable:
 
 
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+_WILDCARDS = ("0.0.0.0", "::", "")
 _REFUSAL = b"Too many open connections; try again soon.\n"
 _TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
@@ -2440,9 +2547,11 @@ class PlotServer(http.server.ThreadingHTTPServer):
         token = (secrets.token_urlsafe(24) if token is None else token) if not local else (token or "")
         allowed = {name.lower() for name in allow_hosts}
         if local:
-            allowed |= set(_LOOPBACK_NAMES)
+            allowed |= {*_LOOPBACK_NAMES, host.lower()}  # 127.0.0.2 too, as the URL printed names it
         elif allowed:
             allowed |= {host.lower(), socket.gethostname().lower()}
+            if host in _WILDCARDS:  # the URL printed names loopback
+                allowed |= set(_LOOPBACK_NAMES)
         self.quiet, self.local = quiet, local
         # One thread per open connection; one address may hold half of them.
         self.connections = ConnectionTable(max_connections, max_connections_per_client or max(1, max_connections // 2))
@@ -2467,7 +2576,9 @@ class PlotServer(http.server.ThreadingHTTPServer):
     def url(self) -> str:
         """The address to open, with the token where one is needed."""
         host, port = self.server_address[:2]
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+        # Every address means this machine's loopback too: the one address sure to work from here.
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
 
     def process_request(self, request, client_address) -> None:

@@ -477,3 +477,69 @@ def test_a_burst_of_a_thousand_connections_is_answered_or_refused_at_once():
         assert outcome["no answer"] == 0, outcome
         assert set(outcome) <= {"200", "503"} and outcome["200"] >= 256, outcome
         assert client.get("/ok.json").status == 200
+
+
+# -- renders shared between clients ------------------------------------------------------------------
+
+
+def _get_from(port: int, path: str, source: str, headers: dict | None = None, timeout: float = 60):
+    """One GET from a given loopback source address: (status, headers, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=(source, 0))
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_view_gets_its_last_picture_marked_stale_while_the_renderers_are_busy():
+    with running_server(SEC_FAULTS, workers=1, max_pending=1, timeout=30) as client:
+        wait_for_workers(client, 1)
+        view = f"/ok.png?view={unique()}"  # no input files: its picture is only good for 2 s
+        first = client.get(view)
+        assert first.status == 200 and "x-plotserve-stale" not in first.headers
+        busy = threading.Thread(target=_get_from, args=(client.port, f"/slow.png?seconds=6&n={unique()}", "127.0.0.2"), daemon=True)
+        busy.start()  # another client's render takes the only place in the queue
+        deadline = time.monotonic() + 10
+        while client.server.renderer.pending < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(2.2)  # the view's picture is older than its 2 s now: a fresh one would be drawn
+        again = client.get(view)
+        assert again.status == 200, again.headers.get("x-plotserve-error")
+        assert again.headers["x-plotserve-stale"] and again.headers["warning"].startswith("110 ")
+        assert again.body == first.body and again.headers["etag"] == first.headers["etag"]
+        revalidated = client.get(view, {"If-None-Match": first.headers["etag"]})
+        assert revalidated.status == 304 and revalidated.headers["etag"] == first.headers["etag"]
+        assert revalidated.headers["x-plotserve-stale"]
+        # A view with no picture yet has nothing to fall back on: 503, as before.
+        assert client.get(f"/ok.png?view={unique()}").status == 503
+        busy.join(30)
+        assert client.get(view).status == 200
+        assert "x-plotserve-stale" not in client.get(view).headers  # fresh again once the renderer is free
+        assert client.health()["stale"] >= 2
+
+
+def test_one_client_flooding_renders_leaves_room_for_another():
+    with running_server(SEC_FAULTS, workers=1, max_pending=4, timeout=60) as client:
+        wait_for_workers(client, 1)
+        stop = threading.Event()
+        flood: list = []
+
+        def flooder() -> None:
+            while not stop.is_set():
+                flood.append(_get_from(client.port, f"/slow.png?seconds=0.3&n={unique()}", "127.0.0.1")[0])
+
+        threads = [threading.Thread(target=flooder, daemon=True) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(1)  # the flood fills what it may of the queue
+            other = [_get_from(client.port, f"/ok.png?view={unique()}", "127.0.0.2")[0] for _ in range(5)]  # fresh views each
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+        assert other == [200] * 5, other
+        assert 503 in flood and 200 in flood, collections.Counter(flood)  # the flood was refused its excess, not all of it
