@@ -14,7 +14,10 @@ SECURITY: plotserve runs the plot code you give it; that code is trusted. Reques
 only discovered plots can be called, every value is parsed against the plot's signature, file
 parameters only reach regular files under the data directory, and everything shown in HTML is
 escaped. It listens on 127.0.0.1 by default; bound to any other address it asks for a token.
-Host headers are checked so that web pages elsewhere cannot read your plots (DNS rebinding).
+Host headers are checked so that web pages elsewhere cannot read your plots (DNS rebinding), and
+requests other sites make the browser send are refused. A file parameter's file is opened once,
+following no link swapped in after the check. Slow clients get a deadline per request head and
+one client address at most half the connections and half the render queue.
 """
 
 import sys
