@@ -531,6 +531,8 @@ def open_data_file(root: pathlib.Path, path: pathlib.Path, max_bytes: int) -> in
     link (another could name a file from anywhere). Where the platform lacks ``O_NOFOLLOW`` and
     ``dir_fd`` the path is opened directly, and a link swapped in after the check is followed.
     """
+    if path == root:
+        raise PathRefused("not a regular file")
     flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     folder = None
     try:
@@ -1342,8 +1344,10 @@ class ImageService:
         self.cache = RenderCache(cache_bytes)
         self.live_seconds = live_seconds
         self.flights: dict[str, _Flight] = {}
-        # Renders under way or waiting, by client address: one address may have half the renderer's queue.
-        self.rendering: collections.Counter[str] = collections.Counter()
+        # The renderer's queue, shared out by client address: renders in it, and renders waiting for room.
+        self.gate = threading.Condition()
+        self.admitted: collections.Counter[str] = collections.Counter()
+        self.waiting: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         self.counts = collections.Counter()
 
@@ -1371,10 +1375,10 @@ class ImageService:
             return NotModified(etag)
         entry = self._cached(view, key, live)
         if entry is None:
+            kept = self.cache.get(view)  # whatever its age or its files' state: better than nothing
             try:
-                entry = self._render_once(view, key, live, etag, plot, request, fmt, client)
+                entry = self._render_once(view, key, live, etag, plot, request, fmt, client, wait=kept is None)
             except Overloaded:
-                kept = self.cache.get(view)  # whatever its age or its files' state: better than nothing
                 if kept is None:
                     raise
                 self.count("stale")
@@ -1393,18 +1397,51 @@ class ImageService:
             return None
         return entry
 
-    def _render_once(self, view, key, live, etag, plot, request, fmt, client="") -> Rendered:
-        """Render, or wait for the identical render already under way; a client past its share of renders is Overloaded."""
+    def _admit(self, client: str, wait: bool) -> None:
+        """Take a place in the renderer's queue for a client, or raise Overloaded.
+
+        Alone, a client may fill the queue. While other addresses want places too, each has an
+        equal share: a client past its share is refused at once, and one within its share waits
+        (up to the renderer's time limit, if ``wait``) for a place to come free.
+        """
+        capacity = getattr(self.renderer, "max_pending", 16)
+        deadline = time.monotonic() + getattr(self.renderer, "timeout", 30.0)
+        with self.gate:
+            while True:
+                others = {name for name in (*self.admitted, *self.waiting) if name != client}
+                share = max(1, capacity // (len(others) + 1))
+                if self.admitted[client] >= share:
+                    held = f"this client has {self.admitted[client]}" if others else f"{self.admitted[client]}"
+                    raise Overloaded(f"{held} renders are waiting already; try again shortly")
+                if sum(self.admitted.values()) < capacity:
+                    self.admitted[client] += 1
+                    return
+                left = deadline - time.monotonic()
+                if not wait or left <= 0:
+                    raise Overloaded(f"{capacity} renders are waiting already; try again shortly")
+                self.waiting[client] += 1
+                try:
+                    self.gate.wait(left)
+                finally:
+                    self.waiting[client] -= 1
+                    if not self.waiting[client]:
+                        del self.waiting[client]
+
+    def _leave(self, client: str) -> None:
+        with self.gate:
+            self.admitted[client] -= 1
+            if not self.admitted[client]:
+                del self.admitted[client]
+            self.gate.notify_all()
+
+    def _render_once(self, view, key, live, etag, plot, request, fmt, client="", wait=True) -> Rendered:
+        """Render, or wait for the identical render already under way; the render takes the client's place in the queue."""
         with self.lock:
             flight = self.flights.get(key)
             leader = flight is None
             # An identical render may have finished since the caller looked: its picture is in the cache.
             cached = self._cached(view, key, live) if leader else None
             if leader and cached is None:
-                share = max(1, getattr(self.renderer, "max_pending", 16) // 2)
-                if self.rendering[client] >= share:
-                    raise Overloaded(f"this client has {self.rendering[client]} renders waiting already; try again shortly")
-                self.rendering[client] += 1
                 flight = self.flights[key] = _Flight()
         if cached is not None:
             self.count("cache_hits")
@@ -1413,7 +1450,10 @@ class ImageService:
             flight.done.wait()
             self.count("shared_renders")
         else:
+            admitted = False
             try:
+                self._admit(client, wait)
+                admitted = True
                 # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
                 pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
                 job = RenderJob(plot.name, tuple(pairs), fmt)
@@ -1427,11 +1467,10 @@ class ImageService:
                 flight.error = error
                 self.count("errors")
             finally:
+                if admitted:
+                    self._leave(client)
                 with self.lock:
                     del self.flights[key]
-                    self.rendering[client] -= 1
-                    if not self.rendering[client]:
-                        del self.rendering[client]
                 flight.done.set()
         if flight.error is not None:
             raise flight.error

@@ -294,11 +294,11 @@ def test_file_parameters_are_refused_before_the_plot_runs(files, value, status):
 
 def test_the_refusal_says_why(files):
     errors = {}
-    for value in ("../outside/secret.txt", "big.bin", "fifo", "s3://bucket/x", "~root"):
+    for value in ("../outside/secret.txt", "big.bin", "fifo", "s3://bucket/x", "~root", ".", "sub/.."):
         errors[value] = answer_json(files.get(f"/read.json?log={value}"))["errors"]["log"]
     assert errors["../outside/secret.txt"] == "that file is outside the data directory"
     assert errors["big.bin"] == f"file is over the {FILE_CAP} byte limit"
-    assert errors["fifo"] == "not a regular file"
+    assert errors["fifo"] == errors["."] == errors["sub/.."] == "not a regular file"
     assert errors["s3://bucket/x"].startswith("URLs, drive and network paths are not accepted")
     assert errors["~root"].startswith("~ paths are not accepted")
     assert answer_json(files.get("/read.json?log=.env"))["errors"]["log"] == "hidden files (names starting with .) are not accepted"
