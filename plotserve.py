@@ -27,7 +27,9 @@ if __name__ in ("__main__", "__mp_main__"):
     # module, not a second copy whose PlotRequestHandler would be a different class.
     sys.modules.setdefault("plotserve", sys.modules[__name__])
 
+import base64
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -49,6 +51,7 @@ import math
 import multiprocessing
 import os
 import pathlib
+import pickle
 import queue
 import re
 import secrets
@@ -68,6 +71,8 @@ import webbrowser
 
 try:
     import matplotlib
+    import matplotlib.dates
+    import matplotlib.style
 except ModuleNotFoundError as missing:  # double-clicked, or run with another Python than the one it was installed for
     if __name__ == "__main__":
         sys.exit(
@@ -89,10 +94,19 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Query parameters that belong to plotserve, not to the plot (datasette's underscore style).
 REFRESH, WIDTH, HEIGHT, DPI = "_refresh", "_width", "_height", "_dpi"
 FORM = "_form"  # sent by the form: there, a checkbox left out means false
+# Side by side: ?_compare=smooth&smooth=1&smooth=5 (the varied parameter, given once per value);
+# the form sends its values as one field instead, _values=1 | 5, and is redirected to that URL.
+COMPARE, VALUES = "_compare", "_values"
+MAX_COMPARE = 12  # pictures side by side
+# The view of the picture, applied after the plot has drawn: zoom, scales, grid and theme.
+XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME = "_xlim", "_ylim", "_axes", "_logx", "_logy", "_grid", "_theme"
+THEMES = ("light", "dark")
+MAX_AXES_INDEX = 999
 DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+FIGURE_FORMAT = "figure"  # not a URL's: the pickled Figure, for a PDF export's pages (PdfPages, vector)
 
 # Limits on what a request may ask for.
 MAX_TEXT = 10_000  # characters in one value
@@ -117,22 +131,42 @@ class Range:
 
 
 @dataclasses.dataclass(frozen=True)
+class Table:
+    """How to read a DataFrame parameter's file:
+    ``Annotated[pd.DataFrame, Table(sep=";", parse_dates=["time"], index_col="time")]``.
+
+    ``sep`` is the CSV separator (default: a comma for .csv, a tab for .tsv); ``parse_dates``
+    names the columns to turn into datetimes; ``index_col`` (a name or a position) becomes the index.
+    """
+
+    sep: str | None = None
+    parse_dates: tuple[str, ...] = ()
+    index_col: str | int | None = None
+
+    def __post_init__(self):
+        # Hashable whatever was given (a list, one name): the parsed-frame cache is keyed on it.
+        dates = (self.parse_dates,) if isinstance(self.parse_dates, str) else tuple(self.parse_dates)
+        object.__setattr__(self, "parse_dates", dates)
+
+
+@dataclasses.dataclass(frozen=True)
 class Param:
     """One parameter of a plot, as the form, the parser and the JSON listing see it."""
 
     name: str
-    kind: str  # int, float, str, bool, choice, date, datetime, list, path
+    kind: str  # int, float, str, bool, choice, date, datetime, list, path, table
     type_name: str  # the annotation as a user reads it
     default: typing.Any
     required: bool
     optional: bool = False  # empty means None
-    item_kind: str | None = None  # for lists: int, float or str
+    item_kind: str | None = None  # for lists: int, float or str; for tables: DataFrame or Series
     choices: tuple[str, ...] = ()  # tokens shown and accepted, for choice parameters
     choice_values: tuple = ()  # the Python values the tokens stand for
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
     help: str = ""
+    table: Table | None = None  # how a table parameter's file is read
 
     def text(self, value: typing.Any) -> str:
         """The query-string text for a Python value of this parameter."""
@@ -294,6 +328,15 @@ def _bounds(metadata) -> tuple[float | None, float | None, float | None]:
 _SCALARS = {int: "int", float: "float", str: "str", bool: "bool"}
 
 
+def _pandas_type(annotation) -> str | None:
+    """ "DataFrame" or "Series" for those pandas classes, else None; pandas is not imported to ask."""
+    if not isinstance(annotation, type) or annotation.__module__.partition(".")[0] != "pandas":
+        return None
+    if annotation.__name__ in ("DataFrame", "Series"):
+        return annotation.__name__
+    return None
+
+
 def describe_param(name: str, annotation, default, help_text: str) -> Param:
     """Turn one signature parameter into a Param record."""
     required = default is inspect.Parameter.empty
@@ -334,6 +377,9 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
         return Param(kind="date", type_name="date", **common)
     if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
         return Param(kind="path", type_name="file", **common)
+    if pandas_type := _pandas_type(annotation):
+        table = next((item for item in metadata if isinstance(item, Table)), Table())
+        return Param(kind="table", type_name=pandas_type, item_kind=pandas_type, table=table, **common)
     return Param(kind="str", type_name=getattr(annotation, "__name__", str(annotation)), **common)
 
 
@@ -604,8 +650,29 @@ class DataFile(type(pathlib.Path())):
         return f"DataFile({self.relative.as_posix()!r})"
 
 
-def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> list[str]:
-    """The files a file parameter accepts (regular, hidden ones and hard links skipped), as relative paths."""
+@functools.cache
+def table_suffixes() -> tuple[str, ...]:
+    """The file name endings a table parameter accepts: what pandas can read with what is installed."""
+    suffixes = [".csv", ".tsv", ".jsonl", ".ndjson"]
+    if importlib.util.find_spec("pyarrow") is not None:
+        suffixes += [".parquet", ".feather"]
+    if importlib.util.find_spec("openpyxl") is not None:
+        suffixes += [".xlsx"]
+    return tuple(suffixes)
+
+
+def resolve_table_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> pathlib.Path:
+    """The data file a table parameter names: as for a file parameter, and of a kind pandas reads."""
+    path = resolve_data_file(data_dir, text, max_bytes)
+    if path.suffix.lower() not in table_suffixes():
+        kind = f"{path.suffix} files" if path.suffix else "files without a suffix"
+        raise PathRefused(f"pandas cannot read {kind} here: give a {', '.join(table_suffixes())} file")
+    return path
+
+
+def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffixes: tuple[str, ...] | None = None) -> list[str]:
+    """The files a file parameter accepts (regular, hidden ones and hard links skipped), as
+    relative paths; only those ending in one of ``suffixes`` when it is given."""
     root = data_dir.resolve()
     found = []
     for folder, dirs, files in os.walk(root):
@@ -613,7 +680,7 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> li
         if pathlib.Path(folder).relative_to(root).parts.__len__() >= 3:
             dirs[:] = []
         for name in sorted(files):
-            if name.startswith("."):
+            if name.startswith(".") or (suffixes is not None and not name.lower().endswith(suffixes)):
                 continue
             path = pathlib.Path(folder, name)
             try:
@@ -638,6 +705,7 @@ class Limits:
     max_file_bytes: int = 1 << 30
     max_pixels: int = 25_000_000
     max_dpi: int = 600
+    data_cache_bytes: int = 128 << 20  # parsed data files each render process keeps
 
 
 def _parse_number(param_kind: str, text: str):
@@ -712,7 +780,107 @@ def convert_value(param: Param, text: str, limits: Limits):
         return values
     if param.kind == "path":
         return resolve_data_file(limits.data_dir, text, limits.max_file_bytes)
+    if param.kind == "table":  # the path: the frame is read where the plot is drawn, in the render process
+        return resolve_table_file(limits.data_dir, text, limits.max_file_bytes)
     return text
+
+
+def _parse_limit(text: str) -> float | datetime.datetime:
+    """One end of a zoom: a finite number, or a date (naive, in UTC, as matplotlib's dates are)."""
+    try:
+        return _parse_number("float", text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a number or a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM), got {text[:40]!r}") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment
+
+
+def parse_limits(text: str) -> tuple:
+    """``LO,HI`` of a zoom: two finite numbers or two dates with LO < HI, or raise ValueError."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"expected LO,HI (two numbers or two dates), got {text[:80]!r}")
+    low, high = (_parse_limit(part) for part in parts)
+    if isinstance(low, float) != isinstance(high, float):
+        raise ValueError("expected two numbers or two dates, not one of each")
+    if not low < high:
+        raise ValueError(f"LO must be less than HI, got {text[:80]!r}")
+    return low, high
+
+
+def _limits_text(limits: tuple) -> str:
+    """A zoom as its canonical query text: 12 significant digits (well under a pixel), dates in ISO."""
+    return ",".join(_limit_text(value) for value in limits)
+
+
+def _limit_text(value: float | datetime.datetime) -> str:
+    if not isinstance(value, datetime.datetime):
+        return format(value, ".12g")
+    return value.date().isoformat() if value.time() == datetime.time() else value.isoformat()
+
+
+@dataclasses.dataclass(frozen=True)
+class View:
+    """How the picture is shown, whatever the plot drew: zoom, log scales, grid and theme."""
+
+    xlim: tuple | None = None  # (low, high): floats, or datetimes for a date axis
+    ylim: tuple | None = None
+    axes: int = 0  # the Axes the zoom applies to, in the figure's order
+    logx: bool = False
+    logy: bool = False
+    grid: bool = False
+    theme: str = ""  # "light" or "dark" when asked for; "" lets the page follow the browser
+
+    def pairs(self, *, image: bool) -> list[tuple[str, str]]:
+        """The query pairs that stand for this view; an image's say only what changes its pixels."""
+        pairs = []
+        if self.xlim:
+            pairs.append((XLIM, _limits_text(self.xlim)))
+        if self.ylim:
+            pairs.append((YLIM, _limits_text(self.ylim)))
+        if (self.xlim or self.ylim) and self.axes:
+            pairs.append((AXES, str(self.axes)))
+        pairs += [(name, "true") for name, on in ((LOGX, self.logx), (LOGY, self.logy), (GRID, self.grid)) if on]
+        if self.theme == "dark" or (self.theme and not image):
+            pairs.append((THEME, self.theme))
+        return pairs
+
+
+def _parse_view(raw: dict, errors: dict) -> View:
+    """The view options of a query; a bad one is reported under its own name."""
+    found = {}
+    for name, attr in ((XLIM, "xlim"), (YLIM, "ylim")):
+        if name in raw and name not in errors and raw[name].strip():
+            try:
+                found[attr] = parse_limits(raw[name][:200])
+            except ValueError as error:
+                errors[name] = str(error)
+    if AXES in raw and AXES not in errors:
+        try:
+            found["axes"] = _parse_number("int", raw[AXES].strip())
+            if not 0 <= found["axes"] <= MAX_AXES_INDEX:
+                raise ValueError(f"must be between 0 and {MAX_AXES_INDEX}")
+        except ValueError as error:
+            errors[AXES] = str(error)
+    for name, attr in ((LOGX, "logx"), (LOGY, "logy"), (GRID, "grid")):
+        text = raw.get(name, "").strip().lower()
+        if name in errors or text in _FALSE:
+            continue  # left out, as a form leaves out an unticked checkbox: off
+        if text in _TRUE:
+            found[attr] = True
+        else:
+            errors[name] = f"expected true or false, got {raw[name][:40]!r}"
+    if THEME in raw and THEME not in errors:
+        if raw[THEME].strip() in THEMES:
+            found["theme"] = raw[THEME].strip()
+        else:
+            errors[THEME] = f"must be one of: {', '.join(THEMES)}"
+    return View(**found)
 
 
 @dataclasses.dataclass
@@ -728,6 +896,7 @@ class Request:
     dpi: float = DEFAULT_DPI
     status: int = 200  # 400, or 403 where a file parameter reached outside the data directory
     missing: tuple = ()  # required parameters with no value yet
+    view: View = dataclasses.field(default_factory=View)
 
     def canonical_query(self, plot: Plot, *, image: bool = False) -> str:
         """The query string that stands for this view: non-default values, in signature order."""
@@ -737,6 +906,7 @@ class Request:
                 pairs.append((param.name, self.texts[param.name]))
         if not image and self.refresh != DEFAULT_REFRESH:
             pairs.append((REFRESH, str(self.refresh)))
+        pairs += self.view.pairs(image=image)
         if image:
             for name, value, default in (
                 (WIDTH, self.width, DEFAULT_WIDTH),
@@ -748,7 +918,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -778,6 +948,8 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
         plural = "s" if len(unknown) > 1 else ""
         errors[""] = f"unknown parameter{plural} {shown}: {plot.name} takes {', '.join(known) or 'no parameters'}"
     raw = dict(pairs)
+    if raw.get(COMPARE):  # the form sends an empty one when nothing is compared
+        errors[COMPARE] = "a comparison is a page: each of its pictures has a URL of its own"
     request = Request(values={}, texts=texts, errors=errors)
     for name, attr, low, high, kind in (
         (REFRESH, "refresh", MIN_REFRESH, MAX_REFRESH, "int"),
@@ -793,6 +965,7 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
                 setattr(request, attr, value)
             except ValueError as error:
                 errors[name] = str(error)
+    request.view = _parse_view(raw, errors)
     pixels = request.width * request.height * request.dpi**2
     if pixels > limits.max_pixels and not {WIDTH, HEIGHT, DPI} & errors.keys():
         errors[DPI] = (
@@ -819,9 +992,10 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
         else:
             texts[param.name] = param.text(param.default)
             value = param.default
-            if param.kind == "path" and value is not None and not pathlib.Path(value).is_absolute():
+            if param.kind in ("path", "table") and value is not None and not pathlib.Path(value).is_absolute():
+                resolve = resolve_table_file if param.kind == "table" else resolve_data_file
                 try:  # defaults are the plot author's, but a relative one still lives in the data dir
-                    value = resolve_data_file(limits.data_dir, str(value), limits.max_file_bytes)
+                    value = resolve(limits.data_dir, str(value), limits.max_file_bytes)
                 except PathRefused as error:
                     errors[param.name] = f"{error} (the default, {param.text(param.default)})"
             elif isinstance(value, tuple) and param.kind == "list":
@@ -832,13 +1006,88 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
     return request
 
 
+def comparing(pairs: list[tuple[str, str]]) -> bool:
+    """Whether a query asks for several values side by side."""
+    return any(name == COMPARE and value for name, value in pairs)
+
+
+@dataclasses.dataclass
+class Comparison:
+    """One parameter at several values side by side, the other parameters shared by every picture."""
+
+    name: str  # the varied parameter
+    requests: list  # a Request per value, in the order given
+    shared: Request  # the query without the varied parameter: what the form shows
+    error: str = ""  # what is wrong with the comparison itself
+
+    @property
+    def status(self) -> int:
+        """200, or the worst status of the shared query and of each value."""
+        if self.error:
+            return 400
+        return max([self.shared.status if self.shared.errors else 200] + [request.status for request in self.requests])
+
+    @property
+    def texts(self) -> list[str]:
+        """The values compared, as query text."""
+        return [request.texts.get(self.name, "") for request in self.requests]
+
+    def query(self, plot: Plot) -> str:
+        """The query string that stands for this comparison: the values, then the shared non-defaults."""
+        shared = urllib.parse.parse_qsl(self.shared.canonical_query(plot), keep_blank_values=True)
+        size = urllib.parse.parse_qsl(self.shared.canonical_query(plot, image=True), keep_blank_values=True)
+        pairs = [(COMPARE, self.name), *((self.name, text) for text in self.texts)]
+        pairs += [(k, v) for k, v in shared if k != self.name]
+        pairs += [(k, v) for k, v in size if k in (WIDTH, HEIGHT, DPI)]
+        return urllib.parse.urlencode(pairs)
+
+
+def comparison_values(param: Param, limits: Limits) -> list[str]:
+    """What to compare when no value is given: every choice, both truths, or the data files."""
+    if param.kind == "choice":
+        return list(param.choices)
+    if param.kind == "bool":
+        return ["false", "true"]
+    if param.kind in ("path", "table"):
+        return list_data_files(limits.data_dir, MAX_COMPARE, table_suffixes() if param.kind == "table" else None)
+    return []
+
+
+def parse_comparison(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Comparison:
+    """Check a side-by-side query: the parameter to vary, its values and the shared rest."""
+    raw = dict(pairs)
+    known = {param.name: param for param in plot.params}
+    name = raw.get(COMPARE, "")
+    base = [(k, v) for k, v in pairs if k not in (name, COMPARE, VALUES)]
+    comparison = Comparison(name, [], parse_query(plot, base, limits))
+    if comparison.shared.errors.pop(name, None) is not None and not comparison.shared.errors:
+        comparison.shared.status = 200  # the varied parameter's default is no picture's value
+    param = known.get(name)
+    if param is None:
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        comparison.error = f"cannot compare {shown!r}: {plot.name} takes {', '.join(known) or 'no parameters'}"
+        return comparison
+    if VALUES in raw:  # the form's one field: values separated by |
+        texts = [text.strip() for text in raw[VALUES].split("|") if text.strip()]
+    else:
+        texts = [value for key, value in pairs if key == name]
+    texts = list(dict.fromkeys(texts or comparison_values(param, limits)))
+    if not texts:
+        comparison.error = f"give the values of {name} to compare, separated by |"
+    elif len(texts) > MAX_COMPARE:
+        comparison.error = f"at most {MAX_COMPARE} values side by side, not {len(texts)}"
+    else:
+        comparison.requests = [parse_query(plot, [*base, (name, text)], limits) for text in texts]
+    return comparison
+
+
 def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[str, int, int]]:
     """(path, mtime_ns, size) of every data file the plot reads through a parameter."""
     found = []
     for param in plot.params:
         value = request.values.get(param.name)
         path = None
-        if param.kind == "path" and value is not None:
+        if param.kind in ("path", "table") and value is not None:
             path = pathlib.Path(value)
         elif param.kind == "str" and isinstance(value, str) and 0 < len(value) < 1024:
             try:
@@ -896,6 +1145,12 @@ class WorkerCrashed(PlotFailed):
     status = 500
 
 
+class ViewRefused(PlotFailed):
+    """The view asks the drawn figure for what it has not: an Axes past its last, dates on a number axis."""
+
+    status = 400
+
+
 class Overloaded(PlotFailed):
     """Too many renders are waiting already."""
 
@@ -928,9 +1183,16 @@ def _short_traceback(error: BaseException) -> str:
     return "".join(lines + traceback.format_exception_only(type(error), error))
 
 
-def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int) -> bytes:
-    """Draw a plot into an image in memory (``fmt``: png, svg or pdf); raise PlotFailed."""
-    with _render_lock, matplotlib.rc_context({"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}):
+def render_plot(
+    plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int, view: View | None = None
+) -> tuple[bytes, list[dict]]:
+    """Draw a plot into an image in memory (``fmt``: png, svg or pdf) in a view; raise PlotFailed.
+
+    Returns the image and where each of its Axes is in it (``axes_geometry``).
+    """
+    view = view or View()
+    rc = {"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}
+    with _render_lock, matplotlib.rc_context(rc), _theme_context(view):
         pyplot = _pyplot()
         before = set(pyplot.get_fignums()) if pyplot else set()
         try:
@@ -948,9 +1210,14 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
                 raise ValueError(
                     f"the figure is {inches_w:g}x{inches_h:g} in, over the {max_pixels / 1e6:g} megapixel limit at {dpi:g} dpi"
                 )
+            apply_view(figure, view)
+            if fmt == FIGURE_FORMAT:
+                return pickle.dumps(figure), []
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
-            return buffer.getvalue()
+            return buffer.getvalue(), axes_geometry(figure, dpi)
+        except ViewRefused:
+            raise
         except RecursionError as error:
             raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
         except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
@@ -969,6 +1236,110 @@ _STABLE_METADATA = {
     "svg": {"Date": None, "Creator": None},
     "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
 }
+
+
+# -- the view, and where each Axes landed in the picture --------------------------------------
+# Zoom, log scales and grid are applied to the Axes after the plot has drawn, so every plot
+# gets them without code; the theme is a matplotlib style around the whole call, since colours
+# are read when the figure and its artists are made. The geometry lets a page map pixels to data.
+
+
+def _theme_context(view: View):
+    """Matplotlib's dark_background style for the dark theme; nothing for the light one."""
+    if view.theme == "dark":
+        return matplotlib.style.context("dark_background")
+    return contextlib.nullcontext()
+
+
+def _is_colorbar(ax: Axes) -> bool:
+    return getattr(ax, "_colorbar", None) is not None
+
+
+def _is_date_axis(axis) -> bool:
+    """Whether an x or y axis shows dates: matplotlib's (or pandas') date units or date ticks."""
+    converters = (matplotlib.dates.DateConverter, getattr(matplotlib.dates, "_SwitchableDateConverter", matplotlib.dates.DateConverter))
+    formatters = (matplotlib.dates.DateFormatter, matplotlib.dates.AutoDateFormatter, matplotlib.dates.ConciseDateFormatter)
+    return isinstance(axis.get_converter(), converters) or isinstance(axis.get_major_formatter(), formatters)
+
+
+def _log_scale(get, set_, set_scale, smallest_positive: float) -> None:
+    """A log scale on one axis, its limits kept where they are positive."""
+    low, high = sorted(get())
+    if high <= 0:
+        return  # nothing above zero to draw on a log scale: the axis stays linear
+    set_scale("log")
+    if low <= 0:  # start at the smallest positive value drawn, at most six decades down
+        low = max(smallest_positive, high * 1e-6) if 0 < smallest_positive < high else high / 1000
+        set_((low, high) if get()[0] <= get()[1] else (high, low))
+
+
+def apply_view(figure: Figure, view: View) -> None:
+    """Apply a view's log scales and grid to every Axes but colorbars, and its zoom to Axes ``view.axes``.
+
+    Raises ViewRefused (a 400) where the zoom does not fit the figure.
+    """
+    for ax in figure.axes:
+        if _is_colorbar(ax):
+            continue
+        if view.logx:
+            _log_scale(ax.get_xlim, ax.set_xlim, ax.set_xscale, ax.dataLim.minposx)
+        if view.logy:
+            _log_scale(ax.get_ylim, ax.set_ylim, ax.set_yscale, ax.dataLim.minposy)
+        if view.grid:
+            ax.grid(True)
+    if view.xlim is None and view.ylim is None:
+        return
+    if view.axes >= len(figure.axes):
+        raise ViewRefused(f"{AXES}={view.axes}: the figure has {len(figure.axes)} Axes, numbered from 0")
+    ax = figure.axes[view.axes]
+    zooms = ((XLIM, view.xlim, ax.xaxis, ax.get_xlim, ax.set_xlim), (YLIM, view.ylim, ax.yaxis, ax.get_ylim, ax.set_ylim))
+    for name, limits, axis, get, set_ in zooms:
+        if limits is None:
+            continue
+        if isinstance(limits[0], datetime.datetime) and not _is_date_axis(axis):
+            raise ViewRefused(f"{name} gives dates, but that axis of Axes {view.axes} shows numbers")
+        low, high = get()
+        set_(limits if low <= high else limits[::-1])  # an inverted axis (an image's y) stays inverted
+
+
+def _axis_geometry(axis, limits: tuple[float, float]) -> dict:
+    """An axis's scale and limits, as a page needs them to turn a pixel into a value."""
+    low, high = (float(value) if math.isfinite(value) else None for value in limits)
+    record = {"scale": axis.get_scale(), "limits": [low, high]}
+    transform = axis.get_transform()
+    if record["scale"] in ("log", "symlog"):
+        record["base"] = float(transform.base)
+    if record["scale"] == "symlog":
+        record["linthresh"], record["linscale"] = float(transform.linthresh), float(transform.linscale)
+    if record["scale"] == "linear" and None not in (low, high) and _is_date_axis(axis):
+        try:
+            record["dates"] = [matplotlib.dates.num2date(value).isoformat(timespec="milliseconds") for value in (low, high)]
+            record["scale"] = "date"
+        except (ValueError, OverflowError):  # numbers too far out to be dates: shown as numbers
+            pass
+    return record
+
+
+def axes_geometry(figure: Figure, dpi: float) -> list[dict]:
+    """For each Axes of a drawn figure, in the figure's order: its box in the picture saved at
+    ``dpi`` (image pixels, origin top left: left, top, right, bottom), and its axes' scales and
+    limits (``limits[0]`` at the box's left or bottom edge)."""
+    width, height = (float(inches * dpi) for inches in figure.get_size_inches())
+    found = []
+    for index, ax in enumerate(figure.axes):
+        box = ax.get_position()  # figure fractions, as the last draw laid it out: the same at any dpi
+        left, top, right, bottom = box.x0 * width, (1 - box.y1) * height, box.x1 * width, (1 - box.y0) * height
+        found.append(
+            {
+                "index": index,
+                "box": [round(float(edge), 2) for edge in (left, top, right, bottom)],
+                "x": _axis_geometry(ax.xaxis, ax.get_xlim()),
+                "y": _axis_geometry(ax.yaxis, ax.get_ylim()),
+                "kind": "colorbar" if _is_colorbar(ax) else ax.name,  # "rectilinear", "polar", "3d", ...
+                "visible": bool(ax.get_visible() and ax.axison),
+            }
+        )
+    return found
 
 
 @functools.lru_cache(maxsize=64)  # a failing plot is asked again on every refresh: draw its picture once
@@ -995,6 +1366,192 @@ def _resident_bytes() -> int:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+# -- reading data files ---------------------------------------------------------------------------
+
+_GROWING = (".csv", ".tsv", ".jsonl", ".ndjson")  # text tables a log writer appends lines to
+_HEAD_BYTES = 1 << 16  # how much of a file's start is hashed to tell "it grew" from "it was rewritten"
+_TAIL_BYTES = 256  # and the bytes just before the old end, which must be unchanged too
+
+
+@dataclasses.dataclass
+class _Frame:
+    """A parsed file as FrameCache keeps it, with what tells whether the file only grew since."""
+
+    frame: typing.Any  # the DataFrame, read options applied
+    mtime_ns: int
+    size: int  # bytes parsed
+    head: bytes  # sha256 of the first head_size bytes
+    head_size: int  # _HEAD_BYTES, or the whole file when it was shorter when first parsed
+    tail: bytes  # the last _TAIL_BYTES parsed
+    columns: tuple  # the header, for parsing appended lines on their own
+    dtypes: dict  # column -> dtype before the read options: appended lines are cast to them
+    nbytes: int
+
+
+def _copy_on_write() -> bool:
+    """Whether pandas copies a frame's data before a write (always from pandas 3 on)."""
+    import pandas
+
+    if int(pandas.__version__.split(".")[0]) >= 3:
+        return True
+    return pandas.get_option("mode.copy_on_write") is True
+
+
+def _read_options(frame, table: Table):
+    """Apply ``parse_dates`` and ``index_col`` to a frame as read from its file."""
+    import pandas
+
+    for column in table.parse_dates:
+        if column not in frame.columns:
+            raise ValueError(f"no column {column!r} to parse as dates; the columns are {', '.join(map(str, frame.columns))}")
+        frame[column] = pandas.to_datetime(frame[column])
+    if table.index_col is not None:
+        column = frame.columns[table.index_col] if isinstance(table.index_col, int) else table.index_col
+        if column not in frame.columns:
+            raise ValueError(f"no column {column!r} for the index; the columns are {', '.join(map(str, frame.columns))}")
+        frame = frame.set_index(column)
+    return frame
+
+
+def _parse_text(data: bytes, suffix: str, table: Table, columns: tuple | None = None):
+    """Parse CSV, TSV or JSON lines from bytes; with ``columns``, bytes of lines without a header."""
+    import pandas
+
+    if suffix in (".jsonl", ".ndjson"):
+        return pandas.read_json(io.BytesIO(data), lines=True)
+    sep = table.sep or ("\t" if suffix == ".tsv" else ",")
+    if columns is None:
+        return pandas.read_csv(io.BytesIO(data), sep=sep)
+    return pandas.read_csv(io.BytesIO(data), sep=sep, header=None, names=list(columns))
+
+
+class FrameCache:
+    """The data files one process has parsed, by (path, read options), bounded in bytes.
+
+    An entry stands for one version of its file, its (mtime, size): a render of the same file with
+    other parameters, another size or format takes the frame from here and costs only the drawing.
+    A text table that only grew (its first bytes and the bytes before its old end unchanged, the old
+    end on a line break: a training log) is extended by parsing the new lines alone. Plots get a
+    copy that shares the data under pandas' copy-on-write (a real copy where that is off), so a plot
+    that changes its frame changes only its own.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: collections.OrderedDict[tuple, _Frame] = collections.OrderedDict()
+        self.bytes = 0
+        self.counts = collections.Counter()
+        self.lock = threading.Lock()  # in-process rendering reads from several threads
+
+    def load(self, path: pathlib.Path, table: Table, series: bool = False, opener=None):
+        """The file's frame (or its first column, for a Series parameter), parsed at most once per version.
+
+        ``opener(path)`` opens the file for reading (binary); plotserve's opens it as a file parameter's is.
+        """
+        frame = self._frame(pathlib.Path(path), table, opener or functools.partial(open, mode="rb"))
+        frame = frame.copy(deep=not _copy_on_write())
+        if series:
+            if not len(frame.columns):
+                raise ValueError(f"{path.name} has no column to make a Series of")
+            return frame.iloc[:, 0]
+        return frame
+
+    def _frame(self, path: pathlib.Path, table: Table, opener):
+        import pandas
+
+        key = (str(path), table)
+        suffix = path.suffix.lower()
+        with opener(path) as file:
+            info = os.fstat(file.fileno())
+            with self.lock:
+                entry = self.entries.get(key)
+                if entry is not None:
+                    self.entries.move_to_end(key)
+            if entry is not None and (entry.mtime_ns, entry.size) == (info.st_mtime_ns, info.st_size):
+                self._count("data_hits")
+                return entry.frame
+            if entry is not None and info.st_size > entry.size and self._only_grew(file, entry):
+                file.seek(entry.size)
+                added = file.read(info.st_size - entry.size)
+                if added.endswith(b"\n"):  # whole lines only: a line being written is read when it is done
+                    lines = _parse_text(added, suffix, table, entry.columns)
+                    for column, dtype in entry.dtypes.items():
+                        if column in lines.columns and lines[column].dtype != dtype:
+                            with contextlib.suppress(ValueError, TypeError):
+                                lines[column] = lines[column].astype(dtype)
+                    lines = _read_options(lines, table)
+                    frame = pandas.concat([entry.frame, lines], ignore_index=table.index_col is None)
+                    tail = (entry.tail + added)[-_TAIL_BYTES:]
+                    nbytes = entry.nbytes + int(lines.memory_usage(deep=True).sum())
+                    grown = dataclasses.replace(entry, frame=frame, mtime_ns=info.st_mtime_ns, size=info.st_size, tail=tail, nbytes=nbytes)
+                    self._keep(key, grown)
+                    self._count("data_extensions")
+                    self._count("data_rows_parsed", len(lines))
+                    return frame
+            file.seek(0)
+            if suffix in _GROWING:
+                data = file.read(info.st_size)  # no more than was stat()ed: a writer may be appending
+                raw = _parse_text(data, suffix, table)
+            else:
+                data = b""
+                raw = {".parquet": pandas.read_parquet, ".feather": pandas.read_feather, ".xlsx": pandas.read_excel}[suffix](file)
+        columns, dtypes = tuple(raw.columns), raw.dtypes.to_dict()
+        frame = _read_options(raw, table)
+        self._count("data_parses")
+        self._count("data_rows_parsed", len(frame))
+        # Only a text table parsed to a line end can be extended; an empty head says "never".
+        growing = suffix in _GROWING and data.endswith(b"\n")
+        entry = _Frame(
+            frame,
+            info.st_mtime_ns,
+            info.st_size,
+            hashlib.sha256(data[:_HEAD_BYTES]).digest() if growing else b"",
+            min(len(data), _HEAD_BYTES),
+            data[-_TAIL_BYTES:],
+            columns,
+            dtypes,
+            int(frame.memory_usage(deep=True).sum()),
+        )
+        self._keep(key, entry)
+        return frame
+
+    def _only_grew(self, file, entry: _Frame) -> bool:
+        """Whether the bytes parsed for ``entry`` are still the file's first bytes."""
+        if not entry.head:
+            return False
+        file.seek(0)
+        if hashlib.sha256(file.read(entry.head_size)).digest() != entry.head:
+            return False
+        file.seek(entry.size - len(entry.tail))
+        return file.read(len(entry.tail)) == entry.tail
+
+    def _keep(self, key: tuple, entry: _Frame) -> None:
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old.nbytes
+            if entry.nbytes > self.max_bytes:
+                return
+            self.entries[key] = entry
+            self.bytes += entry.nbytes
+            while self.bytes > self.max_bytes:
+                _, dropped = self.entries.popitem(last=False)
+                self.bytes -= dropped.nbytes
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        with self.lock:
+            self.counts[name] += amount
+
+    def stats(self) -> dict:
+        """Counters for ``/-/health.json``: parses, extensions, hits, rows parsed, bytes and entries kept."""
+        with self.lock:
+            return {
+                **{name: self.counts.get(name, 0) for name in ("data_parses", "data_extensions", "data_hits", "data_rows_parsed")},
+                "data_cache_bytes": self.bytes,
+                "data_cache_entries": len(self.entries),
+            }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1044,23 +1601,41 @@ def relative_names(text: str, values: dict, limits: Limits) -> str:
     return text.replace(root + os.sep, "").replace(root, ".")
 
 
-def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> bytes:
-    """Parse and render one job; the query was checked by the server, this checks it again."""
+def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: FrameCache) -> tuple[bytes, list[dict]]:
+    """Parse and render one job: (image, geometry); the query was checked by the server, this checks it again.
+
+    Table parameters arrive as paths and leave as frames, from this process's FrameCache.
+    """
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
     if request.errors or request.missing:
         raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
-    with opened_files(plot, request.values, limits) as values:
+    values = dict(request.values)
+    for param in plot.params:
+        path = values.get(param.name)
+        if param.kind == "table" and isinstance(path, pathlib.PurePath):
+            try:
+                safely = lambda path: os.fdopen(open_data_file(limits.data_dir.resolve(), path, limits.max_file_bytes), "rb")  # noqa: E731
+                values[param.name] = frames.load(path, param.table, series=param.item_kind == "Series", opener=safely)
+            except Exception as error:  # a file pandas cannot parse fails this render, like a plot that raises
+                root = limits.data_dir.resolve()
+                shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+                message = "".join(traceback.format_exception_only(type(error), error)).strip()
+                raise PlotFailed(f"{param.name}: pandas could not read {shown}: {message}") from None
+    with opened_files(plot, values, limits) as given:
         try:
-            return render_plot(plot, values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
-        except PlotFailed as failure:
-            raise PlotFailed(relative_names(str(failure), values, limits), relative_names(failure.details, values, limits)) from None
+            return render_plot(plot, given, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
+        except PlotFailed as failure:  # its kind kept (a ViewRefused is a 400), its message naming files as the client does
+            failure.args = (relative_names(str(failure), given, limits),)
+            failure.details = relative_names(failure.details, given, limits)
+            raise
 
 
 def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
     """A render process: load the plots, then answer jobs until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     plots = discover_plots(sources, handler_class)
+    frames = FrameCache(limits.data_cache_bytes)
     # Under forkserver the parent is the fork server, never the server: watch the server's
     # sentinel instead. Under fork and spawn getppid() is the quicker test (siblings may hold
     # copies of the sentinel pipe).
@@ -1082,13 +1657,15 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
         if job is None:
             return
         started = time.perf_counter()
+        axes = []
         try:
-            reply = ("ok", run_job(plots, limits, job), "")
+            body, axes = run_job(plots, limits, job, frames)
+            reply = ("ok", body, "")
         except PlotFailed as error:
-            reply = ("error", str(error), error.details)
+            reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
-        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes()))
+        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes, frames.stats()))
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
@@ -1129,6 +1706,7 @@ class WorkerPool:
         self.pending = 0
         self.workers: set[_Worker] = set()
         self.open_figures: dict[int, int] = {}
+        self.frame_stats: dict[int, dict] = {}  # each worker's FrameCache counters, by pid, retired ones too
         self.closed = False
         self.started = 0  # worker processes started so far, replacements included
         for _ in range(size):
@@ -1182,8 +1760,8 @@ class WorkerPool:
         with self.lock:
             return sorted(worker.process.pid for worker in self.workers if worker.process.is_alive())
 
-    def render(self, job: RenderJob) -> tuple[bytes, float]:
-        """Render a job in a worker: (image bytes, seconds), or raise PlotFailed and its kin."""
+    def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
+        """Render a job in a worker: (image bytes, seconds, geometry), or raise PlotFailed and its kin."""
         with self.lock:
             if self.pending >= self.max_pending:
                 raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
@@ -1199,7 +1777,7 @@ class WorkerPool:
                 if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
                     self._retire(worker)
                     raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
-                kind, payload, details, seconds, open_figures, rss = worker.connection.recv()
+                kind, payload, details, seconds, open_figures, rss, axes, frame_stats = worker.connection.recv()
             except (EOFError, OSError, BrokenPipeError):
                 worker.process.join(1)
                 code = worker.process.exitcode
@@ -1209,16 +1787,31 @@ class WorkerPool:
             worker.settled_rss = worker.settled_rss or rss
             with self.lock:
                 self.open_figures[worker.process.pid] = open_figures
+                self.frame_stats[worker.process.pid] = frame_stats
             if worker.jobs >= self.max_jobs or rss - worker.settled_rss > self.max_growth:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
                 self.idle.put(worker)
+            if kind == "refused":
+                raise ViewRefused(payload, details)
             if kind == "error":
                 raise PlotFailed(payload, details)
-            return payload, seconds
+            return payload, seconds, axes
         finally:
             with self.lock:
                 self.pending -= 1
+
+    def data_stats(self) -> dict:
+        """The workers' FrameCache counters added up; bytes and entries of the running ones only."""
+        with self.lock:
+            live = {worker.process.pid for worker in self.workers}
+            stats = list(self.frame_stats.items())
+        total = collections.Counter()
+        for pid, counts in stats:
+            for name, value in counts.items():
+                if pid in live or name not in ("data_cache_bytes", "data_cache_entries"):
+                    total[name] += value
+        return {name: total.get(name, 0) for name in FrameCache(0).stats()}
 
     def close(self) -> None:
         """Stop every worker; kill those that do not stop at once."""
@@ -1238,19 +1831,21 @@ class InProcessRenderer:
 
     def __init__(self, plots: dict[str, Plot], limits: Limits, max_pending: int = 16):
         self.plots, self.limits, self.max_pending = plots, limits, max_pending
+        self.frames = FrameCache(limits.data_cache_bytes)
         self.lock = threading.Lock()
         self.pending = 0
         self.started = 0  # no worker processes, ever
 
-    def render(self, job: RenderJob) -> tuple[bytes, float]:
-        """Render a job here and now: (image bytes, seconds)."""
+    def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
+        """Render a job here and now: (image bytes, seconds, geometry)."""
         with self.lock:
             if self.pending >= self.max_pending:
                 raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
             self.pending += 1
         try:
             started = time.perf_counter()
-            return run_job(self.plots, self.limits, job), time.perf_counter() - started
+            body, axes = run_job(self.plots, self.limits, job, self.frames)
+            return body, time.perf_counter() - started, axes
         finally:
             with self.lock:
                 self.pending -= 1
@@ -1262,6 +1857,10 @@ class InProcessRenderer:
     def pids(self) -> list[int]:
         """No worker processes here."""
         return []
+
+    def data_stats(self) -> dict:
+        """This process's FrameCache counters."""
+        return self.frames.stats()
 
     @property
     def open_figures(self) -> dict[int, int]:
@@ -1282,6 +1881,7 @@ class Rendered:
     etag: str
     seconds: float  # how long the render took
     rendered_at: float  # time.time() when it was made
+    axes: list = dataclasses.field(default_factory=list)  # axes_geometry of the picture
     stale: bool = False  # served because a fresh picture could not be had: the renderers were busy
 
 
@@ -1457,10 +2057,10 @@ class ImageService:
                 # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
                 pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
                 job = RenderJob(plot.name, tuple(pairs), fmt)
-                body, seconds = self.renderer.render(job)
+                body, seconds, axes = self.renderer.render(job)
                 if live:  # no inputs to key on: the picture itself says whether it changed
                     etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
-                flight.result = Rendered(key, body, etag, seconds, time.time())
+                flight.result = Rendered(key, body, etag, seconds, time.time(), axes)
                 self.cache.put(view, flight.result)
                 self.count("renders")
             except PlotFailed as error:
@@ -1495,6 +2095,7 @@ class ImageService:
             "worker_pids": self.renderer.pids(),
             "open_figures": sum(self.renderer.open_figures.values()),
             "plots": len(self.plots),
+            **self.renderer.data_stats(),
         }
 
 
@@ -1565,7 +2166,22 @@ button.secondary { background: #fff; color: var(--accent); }
 .toolbar .status { margin-right: auto; }
 .toolbar .status.failed { color: var(--bad); }
 .toolbar a { color: var(--accent); }
+.canvas { position: relative; }
+.canvas img { cursor: crosshair; user-select: none; }
+#zoombox { position: absolute; border: 1px dashed var(--accent); background: rgba(36, 87, 197, 0.12); pointer-events: none; }
+.explore { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; font-size: 0.85rem; color: var(--muted); margin-top: 0.5rem; }
+.explore .coords { margin-right: auto; font-variant-numeric: tabular-nums; }
+.explore label { display: flex; gap: 0.3rem; align-items: center; }
+.explore a { color: var(--accent); }
 .placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
+.panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 0.75rem; }
+.panel { margin: 0; min-width: 0; }
+.panel figcaption { font-weight: 600; font-size: 0.9rem; margin-bottom: 0.3rem; }
+.panel figcaption a { color: var(--accent); text-decoration: none; }
+.panel img { display: block; width: 100%; height: auto; }
+.panel .toolbar { margin-top: 0.3rem; padding-top: 0.3rem; }
+details.compare { border-top: 1px solid var(--line); padding: 0.6rem 0 0.2rem; margin-top: 0.4rem; }
+details.compare summary { cursor: pointer; color: var(--accent); font-size: 0.9rem; margin-bottom: 0.5rem; }
 pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
@@ -1573,15 +2189,212 @@ pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-rad
 PAGE_SCRIPT = """\
 // plotserve: refresh the plot image in place, only when it changed, without flicker.
 "use strict";
+// plotserve: explore the picture. The page learns where each Axes is in the image (the JSON
+// twin's "axes"), shows the data under the pointer, turns a dragged box into a zoom URL, and
+// asks for dark pictures when the browser prefers a dark theme. Every state is a URL: zooming,
+// resetting and the toggles navigate, so Back undoes them and any view can be shared.
+function exploreImage() {
+  const img = document.getElementById("plot");
+  if (!img) return;
+  const coords = document.getElementById("coords");
+  const box = document.getElementById("zoombox");
+  const reset = document.getElementById("reset");
+  const hint = coords.textContent;
+  const MIN_DRAG = 5;  // CSS pixels: a shorter drag along an axis leaves that axis alone
+  let geometry = [];
+
+  // Dark theme: unless the page's URL chose a theme, follow the browser's, also when it changes.
+  const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
+  if (!img.dataset.theme && darkScheme.matches) {
+    img.dataset.src = withDarkTheme(img.dataset.src);
+    img.dataset.src2x = withDarkTheme(img.dataset.src2x);
+    img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
+    img.src = img.dataset.src;
+  }
+  if (!img.dataset.theme) darkScheme.addEventListener("change", () => location.reload());
+
+  // Geometry: fetched for the very URL shown, after every new picture (a live plot's axes move).
+  function shownUrl() {
+    return (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
+  }
+  async function loadGeometry() {
+    try {
+      const response = await fetch(shownUrl().replace(/\\.png(\\?|$)/, ".json$1"), { cache: "no-store" });
+      geometry = response.ok ? (await response.json()).axes || [] : [];
+    } catch (error) {
+      geometry = [];
+    }
+    img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
+  }
+  img.addEventListener("load", loadGeometry);
+  if (img.complete) loadGeometry();
+
+  // Hover: the data coordinates under the pointer, for every Axes there (a twin adds its y2).
+  function imagePoint(event) {
+    const rect = img.getBoundingClientRect();
+    return {
+      x: (event.clientX - rect.left) * img.naturalWidth / rect.width,
+      y: (event.clientY - rect.top) * img.naturalHeight / rect.height,
+      scale: img.naturalWidth / rect.width,  // image pixels per CSS pixel
+    };
+  }
+  function axesAt(point, zoomable) {
+    return geometry.filter((axes) => axes.visible && (axes.kind === "rectilinear" || (!zoomable && axes.kind === "colorbar"))
+      && point.x >= axes.box[0] && point.x <= axes.box[2] && point.y >= axes.box[1] && point.y <= axes.box[3]);
+  }
+  img.addEventListener("mousemove", (event) => {
+    const point = imagePoint(event);
+    if (drag) showDrag(point);
+    const found = axesAt(point, false);
+    if (!found.length) { coords.textContent = hint; return; }
+    const parts = [], seen = { x: [], y: [], value: [] };
+    for (const axes of found) {
+      for (const [name, axis, f, pixels] of readings(axes, point)) {
+        const step = Math.abs(valueAt(axis, f + 1 / pixels) - valueAt(axis, f));
+        const text = formatValue(axis, valueAt(axis, f), step);
+        if (seen[name].includes(text)) continue;  // twins share an axis: say it once
+        seen[name].push(text);  // a twin's own axis is y2 (or x2)
+        parts.push(`${name}${seen[name].length > 1 ? seen[name].length : ""} = ${text}`);
+      }
+    }
+    coords.textContent = parts.join(", ");
+  });
+  img.addEventListener("mouseleave", () => { coords.textContent = hint; });
+  // A colorbar has one axis that means something: its long one, read as the colour's value.
+  function readings(axes, point) {
+    const x = ["x", axes.x, fractionX(axes, point.x), pixelsAlong(axes, "x")];
+    const y = ["y", axes.y, fractionY(axes, point.y), pixelsAlong(axes, "y")];
+    if (axes.kind !== "colorbar") return [x, y];
+    return [["value", ...(y[3] >= x[3] ? y : x).slice(1)]];  // a vertical colorbar reads along y
+  }
+
+  // Zoom: drag a box over an Axes; the page goes to its URL plus _xlim/_ylim (and _axes).
+  let drag = null;
+  img.addEventListener("mousedown", (event) => {
+    if (event.button !== 0) return;
+    const point = imagePoint(event);
+    const axes = axesAt(point, true)[0];
+    if (!axes) return;
+    event.preventDefault();
+    drag = { axes, start: point, end: point };
+  });
+  window.addEventListener("mouseup", (event) => {
+    if (!drag) return;
+    const { axes, start } = drag;
+    const end = clampToBox(axes, imagePoint(event));
+    drag = null;
+    box.hidden = true;
+    const wide = Math.abs(end.x - start.x) / end.scale >= MIN_DRAG, tall = Math.abs(end.y - start.y) / end.scale >= MIN_DRAG;
+    if (!wide && !tall) return;  // a click, not a drag
+    const params = new URLSearchParams(location.search);
+    params.delete("_form");
+    if (wide) params.set("_xlim", limitsText(axes, "x", fractionX(axes, start.x), fractionX(axes, end.x)));
+    if (tall) params.set("_ylim", limitsText(axes, "y", fractionY(axes, start.y), fractionY(axes, end.y)));
+    if (axes.index) params.set("_axes", String(axes.index)); else params.delete("_axes");
+    location.assign(`?${params}`);
+  });
+  function showDrag(point) {
+    const end = clampToBox(drag.axes, point);
+    const rect = img.getBoundingClientRect(), canvas = img.parentElement.getBoundingClientRect();
+    const css = (value) => value / end.scale;
+    box.style.left = `${rect.left - canvas.left + css(Math.min(drag.start.x, end.x))}px`;
+    box.style.top = `${rect.top - canvas.top + css(Math.min(drag.start.y, end.y))}px`;
+    box.style.width = `${css(Math.abs(end.x - drag.start.x))}px`;
+    box.style.height = `${css(Math.abs(end.y - drag.start.y))}px`;
+    box.hidden = false;
+  }
+  function clampToBox(axes, point) {
+    const [left, top, right, bottom] = axes.box;
+    return { ...point, x: Math.min(Math.max(point.x, left), right), y: Math.min(Math.max(point.y, top), bottom) };
+  }
+
+  // Reset: double-click, Esc or the link goes back to the unzoomed URL; the toggles resubmit the form.
+  function resetZoom() {
+    if (reset) location.assign(reset.href);
+  }
+  img.addEventListener("dblclick", resetZoom);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.target.closest("input, select, textarea")) resetZoom();
+  });
+  for (const toggle of document.querySelectorAll(".explore input[type=checkbox]")) {
+    toggle.addEventListener("change", () => toggle.form.requestSubmit());
+  }
+}
+
+// Pixels to data: fractions of an Axes' box (0 at its left or bottom edge), through its scale.
+function fractionX(axes, x) { return (x - axes.box[0]) / (axes.box[2] - axes.box[0]); }
+function fractionY(axes, y) { return (axes.box[3] - y) / (axes.box[3] - axes.box[1]); }
+function pixelsAlong(axes, name) {
+  return name === "x" ? axes.box[2] - axes.box[0] : axes.box[3] - axes.box[1];
+}
+function scaled(axis, value) {  // data to the scale's linear space, as matplotlib's transforms do
+  if (axis.scale === "log") return Math.log(value);
+  if (axis.scale === "logit") return Math.log(value / (1 - value));
+  if (axis.scale === "symlog") {
+    const adjust = axis.linscale / (1 - 1 / axis.base), size = Math.abs(value);
+    if (size <= axis.linthresh) return value * adjust;
+    return Math.sign(value) * axis.linthresh * (adjust + Math.log(size / axis.linthresh) / Math.log(axis.base));
+  }
+  return value;
+}
+function unscaled(axis, value) {
+  if (axis.scale === "log") return Math.exp(value);
+  if (axis.scale === "logit") return 1 / (1 + Math.exp(-value));
+  if (axis.scale === "symlog") {
+    const adjust = axis.linscale / (1 - 1 / axis.base), size = Math.abs(value);
+    if (size <= axis.linthresh * adjust) return value / adjust;
+    return Math.sign(value) * axis.linthresh * Math.pow(axis.base, size / axis.linthresh - adjust);
+  }
+  return value;
+}
+function valueAt(axis, fraction) {
+  const [low, high] = axis.limits.map((limit) => scaled(axis, limit));
+  return unscaled(axis, low + fraction * (high - low));
+}
+// A date axis counts days (matplotlib's numbers); its two ISO limits say which days.
+function dateAt(axis, value) {
+  const [low, high] = axis.dates.map(Date.parse);
+  return new Date(low + (value - axis.limits[0]) / (axis.limits[1] - axis.limits[0]) * (high - low));
+}
+// As many digits as one pixel resolves: x = 37.2, y = 0.812; dates to the day, minute or second.
+function formatValue(axis, value, step) {
+  if (axis.scale === "date") {
+    const text = dateAt(axis, value).toISOString();  // step is in days
+    if (step >= 0.5) return text.slice(0, 10);
+    return `${text.slice(0, 10)} ${text.slice(11, step >= 1 / 1440 ? 16 : 19)}`;
+  }
+  if (!Number.isFinite(value) || value === 0) return String(value);
+  const digits = Math.floor(Math.log10(Math.abs(value))) - Math.floor(Math.log10(step || Math.abs(value) * 1e-6)) + 1;
+  return String(Number(value.toPrecision(Math.min(Math.max(digits, 1), 12))));
+}
+// LO,HI of a zoom, low first even on an inverted axis (an image's y), to a pixel's precision.
+function limitsText(axes, name, from, to) {
+  const axis = axes[name], step = 1 / pixelsAlong(axes, name);
+  const ends = [from, to].map((f) => ({ value: valueAt(axis, f), step: Math.abs(valueAt(axis, f + step) - valueAt(axis, f)) }));
+  ends.sort((a, b) => a.value - b.value);
+  return ends.map(({ value, step }) => {
+    if (axis.scale === "date") return dateAt(axis, value).toISOString().slice(0, 19);
+    return formatValue(axis, value, step);
+  }).join(",");
+}
+function withDarkTheme(url) {
+  return url && `${url}${url.includes("?") ? "&" : "?"}_theme=dark`;
+}
+
+exploreImage();
+
 (function () {
   for (const range of document.querySelectorAll("input[type=range]")) {
     const output = document.querySelector(`output[for="${range.id}"]`);
     if (output) range.addEventListener("input", () => { output.value = range.value; });
   }
-  const img = document.getElementById("plot");
-  if (!img) return;
-  const status = document.getElementById("status");
-  const toggle = document.getElementById("pause");
+  // Every live picture: the view's, or each one of a side-by-side comparison, with the status
+  // line and Pause button next to it.
+  for (const img of document.querySelectorAll("img[data-src]")) live(img);
+  function live(img) {
+  const box = img.closest(".panel, .figure");
+  const status = box.querySelector(".status");
+  const toggle = box.querySelector(".pause");
   const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
   const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
   let etag = img.dataset.etag || null;
@@ -1654,6 +2467,7 @@ PAGE_SCRIPT = """\
     if (!document.hidden && !paused) refresh();
   });
   schedule();
+  }
 })();
 """
 
@@ -1694,10 +2508,11 @@ PLOT_BODY = """\
 <p class="summary">{summary}</p>
 {description}
 <div class="layout">
-<form method="get" action="{name}" novalidate>
+<form id="plot-form" method="get" action="{name}" novalidate>
 <input type="hidden" name="_form" value="1">
 {problem}
 {fields}
+{compare}
 <div class="actions">
 <button type="submit">Plot</button>
 <label class="refresh">refresh every <input type="number" name="_refresh" value="{refresh}" min="{min_refresh}" \
@@ -1711,12 +2526,41 @@ max="{max_refresh}" step="1"> s</label>
 """
 
 FIGURE = """\
-<img id="plot" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}">
+<div class="canvas"><img id="plot" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}" data-theme="{theme}" draggable="false">\
+<div id="zoombox" hidden></div></div>
+{explore}
 <div class="toolbar">
 <span id="status" class="status{status_class}">{status}</span>
-<button type="button" class="secondary" id="pause">Pause</button>
+<button type="button" class="secondary pause" id="pause">Pause</button>
 <span>download {downloads}</span>
+</div>
+"""
+
+COMPARE_CONTROL = """\
+<details class="compare"{open}><summary>Compare side by side</summary>
+<div class="field"><label for="field-_compare">vary</label><select id="field-_compare" name="_compare">{options}</select></div>
+<div class="field"><label for="field-_values">values <span class="type">separated by |</span></label>\
+<input type="text" id="field-_values" name="_values" value="{values}" placeholder="1 | 5 | 20">\
+<div class="help">Empty: every choice, or every data file.</div></div>
+</details>"""
+
+PANEL = """\
+<figure class="panel">
+<figcaption><a href="{page}">{caption}</a></figcaption>
+{picture}
+</figure>"""
+
+PANEL_PICTURE = """\
+<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-etag="" data-refresh="{refresh}">
+<div class="toolbar"><span class="status">refreshes every {refresh} s</span>\
+<button type="button" class="secondary pause">Pause</button></div>"""
+
+EXPLORE = """\
+<div class="explore">
+<span id="coords" class="coords" aria-live="polite">{hint}</span>
+{toggles}{kept}{reset}
 </div>
 """
 
@@ -1750,7 +2594,12 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
             thumbnail = '<div class="noimage">needs parameters</div>'
         else:
             query = urllib.parse.urlencode({WIDTH: 4, HEIGHT: 2.5, DPI: 80})
-            thumbnail = f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
+            dark = urllib.parse.urlencode({THEME: "dark", WIDTH: 4, HEIGHT: 2.5, DPI: 80})
+            # A browser that prefers dark gets dark thumbnails, as the plot page gets dark pictures.
+            thumbnail = (
+                f'<picture><source media="(prefers-color-scheme: dark)" srcset="{e(plot.name)}.png?{e(dark)}">'
+                f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}"></picture>'
+            )
         cards.append(
             CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )
@@ -1780,9 +2629,9 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
                 selected = " selected" if token == current else ""
                 options.append(f'<option value="{e(token)}"{selected}>{e(token)}</option>')
             widget = f"<select {attrs}>{''.join(options)}</select>"
-        elif param.kind == "path":
+        elif param.kind in ("path", "table"):
             current = request.texts.get(param.name, "")
-            files = list_data_files(limits.data_dir)
+            files = list_data_files(limits.data_dir, suffixes=table_suffixes() if param.kind == "table" else None)
             if current and current not in files:
                 files.insert(0, current)
             options = ['<option value=""></option>'] if param.optional or not current else []
@@ -1819,9 +2668,34 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
     return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
 
 
+def _explore_bar(plot: Plot, request: Request) -> str:
+    """Under the image: the data under the pointer, the toggles, and the way back from a zoom.
+
+    The toggles and the zoom belong to the form (``form=``), so that submitting it keeps the view.
+    """
+    view = request.view
+    toggles = "".join(
+        f'<label><input type="checkbox" name="{name}" value="true" form="plot-form"{" checked" if on else ""}> {label}</label>'
+        for name, label, on in ((LOGX, "log x", view.logx), (LOGY, "log y", view.logy), (GRID, "grid", view.grid))
+    )
+    kept = "".join(
+        f'<input type="hidden" name="{name}" value="{e(value)}" form="plot-form">'
+        for name, value in view.pairs(image=False)
+        if name in (XLIM, YLIM, AXES, THEME)
+    )
+    reset, hint = "", "drag a box to zoom"
+    if view.xlim or view.ylim:
+        unzoomed = dataclasses.replace(request, view=dataclasses.replace(view, xlim=None, ylim=None, axes=0))
+        reset = f'<a id="reset" href="{e(_with_query(plot.name, unzoomed.canonical_query(plot)))}">Reset zoom</a>'
+        hint = "zoomed: double-click or Esc to reset"
+    return EXPLORE.format(hint=hint, toggles=toggles, kept=kept, reset=reset)
+
+
 def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> bytes:
     """A plot's page: the form, and the live image (or what stops it from being drawn)."""
-    problems = [message for field, message in request.errors.items() if field not in {p.name for p in plot.params}]
+    # Errors about plotserve's own options (_xlim, _refresh, ...) name the option: it has no field.
+    names = {param.name for param in plot.params}
+    problems = [f"{field}: {message}" if field else message for field, message in request.errors.items() if field not in names]
     problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
     fields = "\n".join(_field(param, request, limits) for param in plot.params) or '<p class="help">This plot takes no parameters.</p>'
     query = request.canonical_query(plot, image=True)
@@ -1856,6 +2730,8 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
             alt=e(plot.title),
             etag=e(rendered.etag) if failure is None else "",
             refresh=int(request.refresh),
+            theme=e(request.view.theme),
+            explore=_explore_bar(plot, request),
             status=e(status),
             status_class="" if failure is None else " failed",
             downloads=downloads,
@@ -1873,6 +2749,7 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
         name=e(plot.name),
         problem=problem,
         fields=fields,
+        compare=_compare_control(plot),
         refresh=int(request.refresh),
         min_refresh=MIN_REFRESH,
         max_refresh=MAX_REFRESH,
@@ -1881,6 +2758,104 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
     crumb = f'<span class="crumb">› {e(plot.title)}</span>'
     json_url = _with_query(f"{plot.name}.json", request.canonical_query(plot))
     return _page(f"{plot.title} · plotserve", body, crumb=crumb, json_url=json_url, head=head)
+
+
+def _compare_control(plot: Plot, comparison: Comparison | None = None) -> str:
+    """The form's "compare side by side" part: which parameter to vary, and its values."""
+    if not plot.params:
+        return ""
+    current = comparison.name if comparison else ""
+    options = ['<option value="">nothing: one picture</option>']
+    for param in plot.params:
+        selected = " selected" if param.name == current else ""
+        options.append(f'<option value="{e(param.name)}"{selected}>{e(param.name)}</option>')
+    values = " | ".join(comparison.texts) if comparison else ""
+    return COMPARE_CONTROL.format(open=" open" if comparison else "", options="".join(options), values=e(values))
+
+
+def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
+    """One picture of a comparison, live like the view's own; or what stops it from being drawn."""
+    text = request.texts.get(name, "")
+    caption = f"{name} = {text}" if text else f"{name} empty"
+    page = _with_query(plot.name, request.canonical_query(plot))
+    if request.errors or request.missing:
+        problems = [f"{field or 'query'}: {message}" for field, message in request.errors.items()]
+        message = "; ".join(problems) or f"fill in {', '.join(request.missing)}"
+        return PANEL.format(page=e(page or "./"), caption=e(caption), picture=f'<p class="problem" role="alert">{e(message)}</p>')
+    src = _with_query(f"{plot.name}.png", request.canonical_query(plot, image=True))
+    sharp = dataclasses.replace(request, dpi=request.dpi * 2)
+    fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
+    src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
+    picture = PANEL_PICTURE.format(
+        src=e(src),
+        src2x=e(src2x),
+        width=int(request.width * request.dpi),
+        height=int(request.height * request.dpi),
+        alt=e(f"{plot.title}, {caption}"),
+        refresh=int(request.refresh),
+    )
+    return PANEL.format(page=e(page), caption=e(caption), picture=picture)
+
+
+def compare_page(plot: Plot, comparison: Comparison, limits: Limits) -> bytes:
+    """A plot's page with one parameter at several values side by side, each picture its own live URL.
+
+    The pictures are not drawn before the page is sent: the browser asks for them all at once, and
+    the render processes draw them in parallel.
+    """
+    shared = comparison.shared
+    problems = [message for field, message in shared.errors.items() if field not in {p.name for p in plot.params}]
+    if comparison.error:
+        problems.insert(0, comparison.error)
+    problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
+    params = [param for param in plot.params if param.name != comparison.name]
+    fields = "\n".join(_field(param, shared, limits) for param in params)
+    missing = [name for name in shared.missing if name != comparison.name]
+    if comparison.error or shared.errors:
+        figure = '<p class="placeholder">Correct what is marked in red to see the comparison.</p>'
+    elif missing:
+        figure = f'<p class="placeholder">Fill in {e(", ".join(missing))} to see the comparison.</p>'
+    else:
+        panels = "\n".join(_panel(plot, comparison.name, request, limits) for request in comparison.requests)
+        figure = f'<div class="panels">\n{panels}\n</div>'
+    description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
+    body = PLOT_BODY.format(
+        title=e(f"{plot.title}: {comparison.name} side by side" if not comparison.error else plot.title),
+        summary=e(plot.summary),
+        description=description,
+        name=e(plot.name),
+        problem=problem,
+        fields=fields,
+        compare=_compare_control(plot, comparison),
+        refresh=int(shared.refresh),
+        min_refresh=MIN_REFRESH,
+        max_refresh=MAX_REFRESH,
+        figure=figure,
+    )
+    head = f'<noscript><meta http-equiv="refresh" content="{int(shared.refresh)}"></noscript>'
+    head += '\n<script src="-/static/plotserve.js" defer></script>'
+    crumb = f'<span class="crumb">› <a href="{e(plot.name)}">{e(plot.title)}</a> › compare</span>'
+    json_url = _with_query(f"{plot.name}.json", comparison.query(plot)) if not comparison.error else f"{plot.name}.json"
+    return _page(f"{plot.title} · compare · plotserve", body, crumb=crumb, json_url=json_url, head=head)
+
+
+def comparison_json(plot: Plot, comparison: Comparison, limits: Limits) -> dict:
+    """A comparison's JSON twin: the plot, the varied parameter, and each picture's URL and values."""
+    data = plot.describe()
+    data["compare"] = comparison.name
+    data["errors"] = {COMPARE: comparison.error} if comparison.error else comparison.shared.errors
+    data["views"] = [
+        {
+            "value": text,
+            "page": _with_query(plot.name, request.canonical_query(plot)),
+            "image": _with_query(f"{plot.name}.png", request.canonical_query(plot, image=True)),
+            "values": {name: _shown_value(value, limits.data_dir.resolve()) for name, value in request.values.items()},
+            "errors": request.errors,
+            "missing": list(request.missing),
+        }
+        for text, request in zip(comparison.texts, comparison.requests, strict=True)
+    ]
+    return data
 
 
 def error_page(status: int, message: str, root: str = "") -> bytes:
@@ -1896,8 +2871,9 @@ def _shown_value(value, data_dir: pathlib.Path):
     return _json_value(value)
 
 
-def plot_json(plot: Plot, request: Request, limits: Limits) -> dict:
-    """A plot's JSON twin: its parameters and the values the query resolves to."""
+def plot_json(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None = None, failure: PlotFailed | None = None) -> dict:
+    """A plot's JSON twin: its parameters, the values the query resolves to, and where each Axes
+    is in the view's PNG (``axes_geometry``; empty when it was not drawn)."""
     data = plot.describe()
     data_dir = limits.data_dir.resolve()
     data["values"] = {name: _shown_value(value, data_dir) for name, value in request.values.items()}
@@ -1905,6 +2881,9 @@ def plot_json(plot: Plot, request: Request, limits: Limits) -> dict:
     data["missing"] = list(request.missing)
     query = request.canonical_query(plot, image=True)
     data["image"] = _with_query(f"{plot.name}.png", query)
+    data["axes"] = rendered.axes if rendered is not None else []
+    if failure is not None:
+        data["render_error"] = str(failure)
     return data
 
 
@@ -2007,6 +2986,7 @@ class PlotApp:
         workers: int | None = None,
         timeout: float = 30.0,
         cache_mb: float = 8.0,
+        data_cache_mb: float | None = None,
         max_pending: int | None = None,
         start_method: str | None = None,
         worker_max_jobs: int = 10_000,
@@ -2016,6 +2996,8 @@ class PlotApp:
     ):
         handler_class = handler_class or PlotRequestHandler
         self.limits = limits or Limits()
+        if data_cache_mb is not None:  # each render process's parsed frames: the workers get it with the limits
+            self.limits = dataclasses.replace(self.limits, data_cache_bytes=int(data_cache_mb * 2**20))
         self.plots = discover_plots(sources, handler_class)
         self.token = token
         self.allowed_hosts = {name.lower() for name in allowed_hosts}
@@ -2109,6 +3091,8 @@ class PlotApp:
         return Response(400, error_page(400, problem, _root(path)))
 
     def _page(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        if comparing(pairs):
+            return self._comparison(plot, pairs, as_json=False)
         if view.errors:
             return Response(view.status, plot_page(plot, view, self.limits, None, None))
         if any(name == FORM for name, _ in pairs):
@@ -2126,7 +3110,25 @@ class PlotApp:
         return Response(200, plot_page(plot, view, self.limits, rendered, None))
 
     def _plot_json(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
-        return _json_response(plot_json(plot, view, self.limits), view.status)
+        """The JSON twin, with its view's geometry: the PNG's render, from the cache when it is there."""
+        if comparing(pairs):
+            return self._comparison(plot, pairs, as_json=True)
+        rendered = failure = None
+        if not view.errors and not view.missing:
+            try:
+                rendered = self.images.get(plot, view, "png")
+            except PlotFailed as error:
+                failure = error
+        return _json_response(plot_json(plot, view, self.limits, rendered, failure), view.status)
+
+    def _comparison(self, plot: Plot, pairs, as_json: bool) -> Response:
+        """A side-by-side page (or its JSON); a submitted form becomes the comparison's short URL."""
+        comparison = parse_comparison(plot, pairs, self.limits)
+        if as_json:
+            return _json_response(comparison_json(plot, comparison, self.limits), comparison.status)
+        if any(name == FORM for name, _ in pairs) and comparison.status == 200:
+            return Response(303, b"", headers={"Location": _here(f"/{plot.name}", comparison.query(plot))})
+        return Response(comparison.status, compare_page(plot, comparison, self.limits))
 
     def _image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
         content_type = IMAGE_FORMATS[fmt]
@@ -2251,7 +3253,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     # answer has no status line and no headers, so not even X-Content-Type-Options.
     default_request_version = "HTTP/1.0"
     timeout = 15  # seconds a client may keep a socket silent: slow or idle clients let go
-    # Seconds from waiting for a request to the end of its headers, however the bytes trickle in:
+    # Seconds from a request's first byte to the end of its headers, however the bytes trickle in:
     # a per-read time-out alone lets a client that sends one header line every 10 s hold its
     # connection for ever (slowloris).
     head_deadline = 10
@@ -2286,7 +3288,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             return False
         if not super().parse_request():
             return False
-        self.rfile.raw.deadline = None
+        self.rfile.raw.end_head()
         self._phase("work")
         if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
             self.close_connection = True  # a body we will not read: never parse it as a request
@@ -2346,7 +3348,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     def handle_one_request(self):
         self._slot = getattr(self.server, "connections", None) and self.server.connections.slot_of(self.request)
         self._phase("head")
-        self.rfile.raw.deadline = time.monotonic() + self.head_deadline
+        self.rfile.raw.start_head(self.head_deadline)
         try:
             super().handle_one_request()
         except (ConnectionError, TimeoutError):
@@ -2446,11 +3448,24 @@ def _is_loopback(host: str) -> bool:
 
 
 class _DeadlineReader(io.RawIOBase):
-    """A socket read with a deadline for the whole request head, not just for each recv."""
+    """A socket read with a deadline for the whole request head, not just for each recv.
+
+    The deadline starts with the request's first byte: until then a keep-alive connection waits
+    for its next request as long as the idle time-out allows.
+    """
 
     def __init__(self, sock: socket.socket, idle: float | None):
         self.sock, self.idle = sock, idle
+        self.head_seconds: float | None = None  # for the head that is being read, once it starts
         self.deadline: float | None = None
+
+    def start_head(self, seconds: float) -> None:
+        """A new request head is awaited: it will have ``seconds`` from its first byte."""
+        self.head_seconds, self.deadline = seconds, None
+
+    def end_head(self) -> None:
+        """The head has been read: no deadline for what follows."""
+        self.head_seconds = self.deadline = None
 
     def readable(self) -> bool:
         return True
@@ -2463,7 +3478,10 @@ class _DeadlineReader(io.RawIOBase):
                 raise TimeoutError("the request head took too long")
             timeout = left if timeout is None else min(timeout, left)
         self.sock.settimeout(timeout)
-        return self.sock.recv_into(buffer)
+        count = self.sock.recv_into(buffer)
+        if count and self.head_seconds is not None and self.deadline is None:
+            self.deadline = time.monotonic() + self.head_seconds
+        return count
 
 
 @dataclasses.dataclass(eq=False)
@@ -2581,7 +3599,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         quiet: bool = False,
         **options,
     ):
-        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, max_pending, start_method, worker_max_*."""
+        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, data_cache_mb, max_pending, start_method, worker_max_*."""
         host = address[0]
         local = _is_loopback(host)
         # Bound to loopback, the Host check is what keeps other web pages out (DNS rebinding);
@@ -2770,6 +3788,7 @@ CLI = {
     "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int, None, "N"),
     "timeout": ("seconds one render may take (default 30)", "option", "t", float, None, "S"),
     "cache_mb": ("megabytes of rendered images to keep (default 8)", "option", "c", float, None, "MB"),
+    "data_cache_mb": ("megabytes of parsed data files each render process keeps (default 128)", "option", "C", float, None, "MB"),
     # plac gives an option without a short flag only a one-dash name (-max-dpi): every option has one.
     "max_pixels": ("largest image, in megapixels (default 25)", "option", "M", float, None, "MP"),
     "max_dpi": ("highest dpi a request may ask for (default 600)", "option", "D", int, None, "N"),
@@ -2779,6 +3798,9 @@ CLI = {
     "allow_host": ("comma-separated host names the server may be reached by", "option", "A", str, None, "HOSTS"),
     "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g", str, None, "URL"),
     "output": ("with --get, write the body to this file", "option", "o", str, None, "FILE"),
+    "export": ("write the views to FILE.html, FILE.pdf (a page each) or DIR/ (image files) and exit", "option", "x", str, None, "TARGET"),
+    "view": ("with --export, a view such as 'training?smooth=5' (repeatable; default: every plot)", "option", "V", str, None, "URL"),
+    "format_": ("image format of an HTML or folder export", "option", "f", str, ["png", "svg"], "FMT"),
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
     "quiet": ("do not log requests", "flag", "q"),
     "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),
@@ -2793,6 +3815,7 @@ def main(
     workers: int | None = None,
     timeout: float = 30.0,
     cache_mb: float = 8.0,
+    data_cache_mb: float = 128.0,
     max_pixels: float = 25.0,
     max_dpi: int = 600,
     max_file_mb: float = 1024.0,
@@ -2801,6 +3824,9 @@ def main(
     allow_host: str = "",
     get: str | None = None,
     output: str | None = None,
+    export: str | None = None,
+    view: str = "",
+    format_: str = "png",
     list_: bool = False,
     quiet: bool = False,
     *sources: str,
@@ -2815,7 +3841,11 @@ def main(
     if not data_path.is_dir():
         raise SystemExit(f"plotserve: no such data directory: {data_path}")
     limits = Limits(
-        data_dir=data_path.resolve(), max_file_bytes=int(max_file_mb * 2**20), max_pixels=int(max_pixels * 1e6), max_dpi=max_dpi
+        data_dir=data_path.resolve(),
+        max_file_bytes=int(max_file_mb * 2**20),
+        max_pixels=int(max_pixels * 1e6),
+        max_dpi=max_dpi,
+        data_cache_bytes=int(data_cache_mb * 2**20),
     )
     if list_:
         plots = discover_plots(sources)
@@ -2825,6 +3855,10 @@ def main(
     options = dict(
         sources=sources, limits=limits, workers=workers, timeout=timeout, cache_mb=cache_mb, start_method=start_method, quiet=quiet
     )
+    if export is not None:
+        # write_export() is in the Exports section, after this one (STYLE.md: exports after the command line).
+        options.pop("quiet")
+        raise SystemExit(write_export(export, view.split() or None, format_, **options))
     if get is not None:
         server = PlotServer(("127.0.0.1", 0), **{**options, "workers": 0, "quiet": True})
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -2865,6 +3899,24 @@ def main(
             demo.cleanup()
 
 
+def _gather_views(argv: list[str]) -> list[str]:
+    """plac takes an option once: every ``--view URL`` (``-V URL``) becomes one ``--view`` of URLs
+    separated by spaces, which a URL never holds (its spaces are %20 or +)."""
+    views, rest, args = [], [], iter(argv)
+    for arg in args:
+        if arg == "--":
+            rest += [arg, *args]
+        elif arg in ("-V", "--view"):
+            views.append(next(args, ""))
+        elif arg.startswith("--view="):
+            views.append(arg.removeprefix("--view="))
+        elif arg.startswith("-V") and not arg.startswith("--"):
+            views.append(arg[2:])
+        else:
+            rest.append(arg)
+    return (["--view", " ".join(views)] if views else []) + rest
+
+
 def cli() -> None:
     """The ``plotserve`` command."""
     try:
@@ -2872,9 +3924,285 @@ def cli() -> None:
     except ModuleNotFoundError:
         sys.exit(f"plotserve: plac is not installed for {sys.executable}: run  {sys.executable} -m pip install plac")
     try:
-        plac.call(plac.annotations(**CLI)(main))
+        plac.call(plac.annotations(**CLI)(main), _gather_views(sys.argv[1:]))
     except SourceError as error:
         sys.exit(f"plotserve: {error}")
+
+
+# ==============================================================================================
+# Exports
+# ==============================================================================================
+
+REPORT_STYLE = """\
+.view { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin: 0 0 1.25rem; }
+.view h2 { font-size: 1.2rem; margin: 0 0 0.2rem; }
+.view img { display: block; max-width: 100%; height: auto; margin: 0.5rem 0; }
+.view .url { font-size: 0.85rem; color: var(--muted); margin: 0 0 0.5rem; }
+.view table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+.view th, .view td { text-align: left; padding: 0.15rem 0.8rem 0.15rem 0; vertical-align: top; }
+.view th { color: var(--muted); font-weight: 600; }
+.view .drawn { color: var(--muted); font-size: 0.8rem; margin: 0.3rem 0 0; }
+.view .files a { color: var(--accent); margin-right: 0.6rem; }
+"""
+
+REPORT = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+{style}</style>
+</head>
+<body>
+<header><span class="brand">plotserve</span><span class="crumb">› {title}</span></header>
+<main>
+<h1>{title}</h1>
+<p class="summary">{summary}</p>
+{views}
+</main>
+</body>
+</html>
+"""
+
+REPORT_VIEW = """\
+<section class="view{failed}" id="{anchor}">
+<h2>{title}</h2>
+<p class="url"><code>{url}</code></p>
+{summary}{description}{figure}
+<table>{rows}</table>
+<p class="drawn">{drawn}</p>
+</section>"""
+
+
+@dataclasses.dataclass
+class ExportedView:
+    """One view of an export: where it came from, and its images or why it has none."""
+
+    url: str  # relative, as a user would open it: NAME?query
+    plot: Plot | None = None
+    request: Request | None = None
+    images: dict = dataclasses.field(default_factory=dict)  # format -> Rendered
+    error: str = ""
+    details: str = ""
+
+    @property
+    def drawn(self) -> str:
+        """When and how fast it was drawn, or that it failed."""
+        if self.error or not self.images:
+            return "not drawn: it failed"
+        first = next(iter(self.images.values()))
+        when = datetime.datetime.fromtimestamp(first.rendered_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        return f"drawn {when} in {first.seconds * 1000:.0f} ms"
+
+
+def export_kind(target: str) -> str:
+    """html, pdf or dir, from what ``--export`` names (a folder ends with / or already exists)."""
+    if target.endswith(("/", os.sep)) or os.path.isdir(target):
+        return "dir"
+    suffix = pathlib.Path(target).suffix.lower()
+    if suffix in (".html", ".htm"):
+        return "html"
+    if suffix == ".pdf":
+        return "pdf"
+    raise SystemExit(f"plotserve: --export takes FILE.html, FILE.pdf or a folder ending in /, not {target}")
+
+
+def export_views(plots: dict[str, Plot], limits: Limits, urls: typing.Sequence[str] | None) -> list[ExportedView]:
+    """The views to export: those the URLs name, or every plot that needs no parameter."""
+    if not urls:
+        views = []
+        for plot in plots.values():
+            request = parse_query(plot, [], limits)
+            if request.missing or request.errors:
+                needs = ", ".join(request.missing) or "other defaults"
+                print(f"plotserve: export: {plot.name} left out: it needs {needs}", file=sys.stderr)
+                continue
+            views.append(ExportedView(plot.name, plot, request))
+        return views
+    views = []
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        name = parts.path.rstrip("/").rpartition("/")[2].partition(".")[0]
+        view = ExportedView(url.lstrip("/"))
+        view.plot = plots.get(name)
+        pairs, problem = split_query(parts.query)
+        pairs = [(k, v) for k, v in pairs if k != "token"]
+        if view.plot is None:
+            view.error = f"there is no plot {name!r}: the plots are {', '.join(plots) or 'none'}"
+        elif problem:
+            view.error = problem
+        elif comparing(pairs):  # side by side: each of its pictures is a view
+            comparison = parse_comparison(view.plot, pairs, limits)
+            if comparison.error:
+                view.error = comparison.error
+            else:
+                panels = [_with_query(name, request.canonical_query(view.plot, image=True)) for request in comparison.requests]
+                views.extend(export_views(plots, limits, panels))
+                continue
+        else:
+            view.request = parse_query(view.plot, pairs, limits)
+            if view.request.errors or view.request.missing:
+                problems = [f"{field or 'query'}: {message}" for field, message in view.request.errors.items()]
+                view.error = "; ".join(problems) or f"missing {', '.join(view.request.missing)}"
+            else:
+                view.url = _with_query(view.plot.name, view.request.canonical_query(view.plot, image=True))
+        views.append(view)
+    return views
+
+
+def render_views(app: PlotApp, views: list[ExportedView], formats: typing.Sequence[str]) -> None:
+    """Draw every view in every format through the app's ImageService: in its worker pool, in
+    parallel, with its time limit and cache; a failure is kept on its view."""
+
+    def draw(view: ExportedView) -> None:
+        for fmt in formats:
+            try:
+                view.images[fmt] = app.images.get(view.plot, view.request, fmt)
+            except PlotFailed as failure:
+                view.error, view.details = f"{failure.status}: {failure}", failure.details
+                view.images.clear()
+                return
+
+    todo = [view for view in views if not view.error]
+    parallel = max(1, getattr(app.renderer, "size", 1))
+    with concurrent.futures.ThreadPoolExecutor(parallel, thread_name_prefix="plotserve-export") as pool:
+        list(pool.map(draw, todo))
+
+
+def _report_view(view: ExportedView, figure: str) -> str:
+    """One view's section of a report: title, URL, description, picture or error, parameters, time."""
+    plot, request = view.plot, view.request
+    rows = []
+    if plot is not None and request is not None:
+        for param in plot.params:
+            rows.append(f"<tr><th>{e(param.name)}</th><td>{e(request.texts.get(param.name, '')) or '<i>None</i>'}</td></tr>")
+    if view.error:
+        figure = f'<p class="problem">{e(view.error)}</p>'
+        figure += f'<pre class="traceback">{e(view.details)}</pre>' if view.details else ""
+    return REPORT_VIEW.format(
+        failed=" failed" if view.error else "",
+        anchor=e(re.sub(r"[^A-Za-z0-9_-]+", "-", view.url)),
+        title=e(plot.title if plot else view.url),
+        url=e(view.url),
+        summary=f'<p class="summary">{e(plot.summary)}</p>' if plot and plot.summary else "",
+        description=f'<p class="description">{e(plot.description)}</p>' if plot and plot.description else "",
+        figure=figure,
+        rows="".join(rows),
+        drawn=e(view.drawn),
+    )
+
+
+def _report(title: str, views: list[ExportedView], figures: list[str]) -> str:
+    failed = sum(bool(view.error) for view in views)
+    summary = f"{len(views)} views" + (f", {failed} failed" if failed else "") + f", made {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+    sections = "\n".join(_report_view(view, figure) for view, figure in zip(views, figures, strict=True))
+    return REPORT.format(title=e(title), style=STYLESHEET + REPORT_STYLE, summary=e(summary), views=sections or "<p>No views.</p>")
+
+
+def _image_tag(view: ExportedView, src: str) -> str:
+    return f'<img src="{e(src)}" alt="{e(view.plot.title)}">'  # no width and height: a plot may set its own size
+
+
+def write_html_report(target: pathlib.Path, views: list[ExportedView], fmt: str) -> None:
+    """One self-contained HTML file: the stylesheet inline, every picture a data: URI, no script."""
+    figures = []
+    for view in views:
+        if view.error:
+            figures.append("")
+            continue
+        data = base64.b64encode(view.images[fmt].body).decode()
+        figures.append(_image_tag(view, f"data:{IMAGE_FORMATS[fmt]};base64,{data}"))
+    target.write_text(_report(target.stem, views, figures), encoding="utf-8")
+
+
+def _file_names(views: list[ExportedView]) -> list[str]:
+    """A file name stem per view: the plot's name, and its query made safe where it has one."""
+    names, taken = [], set()
+    for view in views:
+        stem = view.url.partition("?")[0] or "view"
+        query = view.url.partition("?")[2]
+        if query:
+            slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", urllib.parse.unquote_plus(query)).strip("_")
+            if len(slug) > 60:
+                slug = slug[:50] + "_" + hashlib.sha256(query.encode()).hexdigest()[:8]
+            stem += "-" + slug
+        stem = re.sub(r"[^A-Za-z0-9._=-]+", "_", stem).lstrip(".") or "view"
+        unique, count = stem, 1
+        while unique.lower() in taken:
+            count += 1
+            unique = f"{stem}-{count}"
+        taken.add(unique.lower())
+        names.append(unique)
+    return names
+
+
+def write_image_folder(folder: pathlib.Path, views: list[ExportedView], formats: typing.Sequence[str]) -> None:
+    """Each view's image files in a folder, and an index.html that shows and links them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for view, stem in zip(views, _file_names(views), strict=True):
+        if view.error:
+            figures.append("")
+            continue
+        links = []
+        for fmt in formats:
+            name = f"{stem}.{fmt}"
+            (folder / name).write_bytes(view.images[fmt].body)
+            links.append(f'<a href="{e(urllib.parse.quote(name, safe="="))}">{fmt.upper()}</a>')
+        figure = _image_tag(view, urllib.parse.quote(f"{stem}.{formats[0]}", safe="="))
+        figures.append(f'{figure}<p class="files">{" ".join(links)}</p>')
+    (folder / "index.html").write_text(_report(folder.resolve().name, views, figures), encoding="utf-8")
+
+
+def write_pdf_report(target: pathlib.Path, views: list[ExportedView]) -> None:
+    """One PDF page per view, drawn as vectors by matplotlib's PdfPages; a failed view gets a page saying why."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(target, metadata={"Title": target.stem, "Creator": "plotserve", "CreationDate": None}) as pdf:
+        for view in views:
+            if view.error:
+                figure = Figure(figsize=(DEFAULT_WIDTH, DEFAULT_HEIGHT))
+                message = "\n".join(textwrap.fill(line, 100) for line in f"{view.error}\n\n{view.details}".splitlines()[-30:])
+                figure.text(0.04, 0.94, f"{view.url}: failed", color="#b00020", fontsize=13, weight="bold", va="top")
+                figure.text(0.04, 0.86, message, fontsize=7, family="monospace", va="top")
+            else:
+                # Pickled by the render process that drew it, which runs the same trusted plot code.
+                figure = pickle.loads(view.images[FIGURE_FORMAT].body)  # noqa: S301
+                figure.text(0.005, 0.005, f"{view.url} · {view.drawn}", fontsize=6, color="#5d6878", va="bottom")
+            pdf.savefig(figure)
+            pyplot = _pyplot()
+            if pyplot is not None and figure in map(pyplot.figure, pyplot.get_fignums()):
+                pyplot.close(figure)  # a pyplot figure comes back registered with pyplot
+
+
+def write_export(target: str, urls: typing.Sequence[str] | None, fmt: str = "png", **options) -> int:
+    """Write the views to ``target`` (FILE.html, FILE.pdf or DIR/) and say which failed: 0 if none did, else 1.
+
+    ``options`` are PlotApp's: the renders run in its worker pool, with its limits, as a server's do.
+    """
+    kind = export_kind(target)
+    app = PlotApp(**options)
+    try:
+        views = export_views(app.plots, app.limits, urls)
+        formats = {"html": [fmt], "pdf": [FIGURE_FORMAT], "dir": ["png", "svg"] if fmt == "svg" else ["png"]}[kind]
+        render_views(app, views, formats)
+    finally:
+        app.close()
+    path = pathlib.Path(target)
+    if kind == "html":
+        write_html_report(path, views, fmt)
+    elif kind == "pdf":
+        write_pdf_report(path, views)
+    else:
+        write_image_folder(path, views, formats)
+    failed = [view for view in views if view.error]
+    for view in failed:
+        print(f"plotserve: export: {view.url} failed: {view.error}", file=sys.stderr)
+    shown = str(path / "index.html") if kind == "dir" else str(path)
+    print(f"plotserve: wrote {shown}: {len(views)} views" + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ SOURCES = ROOT / "tests" / "sources"
 SEC_FILES = str(SOURCES / "sec_files.py")
 SEC_FAULTS = str(SOURCES / "sec_faults.py")
 TRAINING = str(ROOT / "plots" / "training.py")
+FRAMES = str(SOURCES / "frames.py")
 SECRET = "SECRET-" + secrets.token_hex(8)  # lives in a file outside the data directory
 FILE_CAP = 4096  # bytes: Limits(max_file_bytes=...) for the file tests
 
@@ -213,7 +214,7 @@ def files(tmp_path_factory):
     os.link(outside / "secret.txt", data / "hard_out")  # a second name for a file outside
     limits = plotserve.Limits(data_dir=data, max_file_bytes=FILE_CAP)
     module = plotserve.load_source(SEC_FILES)
-    with running_server(SEC_FILES, TRAINING, workers=0, limits=limits) as client:
+    with running_server(SEC_FILES, TRAINING, FRAMES, workers=0, limits=limits) as client:
         client.calls = module.CALLS
         client.reads = module.READS
         client.base = base
@@ -328,12 +329,17 @@ def test_files_inside_the_data_directory_are_read(files, value):
     assert files.reads[-1] == (expected.name, expected.read_bytes())
 
 
-@pytest.mark.parametrize("swapped", ["file", "folder"])
-def test_a_file_swapped_for_a_link_after_the_check_is_never_read(files, swapped):
-    """A writer in the data directory flips a checked name between a real file and a link to one outside."""
+@pytest.mark.parametrize("swapped, plot", [("file", "read"), ("folder", "read"), ("file", "echo")])
+def test_a_file_swapped_for_a_link_after_the_check_is_never_read(files, swapped, plot):
+    """A writer in the data directory flips a checked name between a real file and a link to one outside.
+
+    ``read`` takes a file parameter and records what it read; ``echo`` takes a table (a DataFrame
+    parameter, parsed by plotserve) and fails with a summary of it, its first value included.
+    """
     data, outside = files.base / "data", files.base / "outside"
-    name = "swap.csv" if swapped == "file" else "swapdir/inner.csv"
-    real = data / f"real-{swapped}"
+    name = f"swap-{plot}.csv" if swapped == "file" else f"swapdir-{plot}/inner.csv"
+    real = data / f"real-{swapped}-{plot}"
+    (outside / "table.csv").write_text(f"secret\n{SECRET}\n")
     if swapped == "file":
         real.write_text("epoch,loss\n1,0.25\n")
     else:
@@ -341,7 +347,7 @@ def test_a_file_swapped_for_a_link_after_the_check_is_never_read(files, swapped)
         (real / "inner.csv").write_text("epoch,loss\n1,0.25\n")
         (outside / "dir" / "inner.csv").write_text(f"epoch,loss\n1,{SECRET}\n")
     target = data / name.partition("/")[0]
-    link_to = outside / "secret.txt" if swapped == "file" else outside / "dir"
+    link_to = (outside / "table.csv" if plot == "echo" else outside / "secret.txt") if swapped == "file" else outside / "dir"
     # Another process flips it as fast as it can, as another user writing there could.
     flip = (
         "import os, sys, time\n"
@@ -357,22 +363,29 @@ def test_a_file_swapped_for_a_link_after_the_check_is_never_read(files, swapped)
     flipper = subprocess.Popen([sys.executable, "-c", flip, str(real), str(link_to), str(target)])
     reads = len(files.reads)
     answers = []
+    parameter = "log" if plot == "read" else "data"
     try:
         for view in range(200):  # each a distinct view: rendered, not found in the cache
-            answers.append(files.get(f"/read.png?log={name}&view={view}", timeout=20))
+            answers.append(files.get(f"/{plot}.png?{parameter}={name}&{'view' if plot == 'read' else 'tag'}={view}", timeout=20))
     finally:
         flipper.kill()
         flipper.wait(10)
         if target.is_symlink():
             target.unlink()
-    assert {answer.status for answer in answers} <= {200, 400, 403, 500}
+    statuses = collections.Counter(answer.status for answer in answers)
+    print(statuses)
+    assert set(statuses) <= {200, 400, 403, 500}
+    leaked = [answer for answer in answers if SECRET in answer.body.decode("utf-8", "replace") + " ".join(answer.headers.values())]
+    assert leaked == [], f"{len(leaked)} of {len(answers)} answers showed the file outside"
     for answer in answers:
         assert_nothing_leaked(answer)
-    print(collections.Counter(answer.status for answer in answers))
-    read = [data for _, data in files.reads[reads:]]
-    assert read, "the plot never ran: the test tried nothing"
-    leaked = sum(SECRET.encode() in data for data in read)
-    assert leaked == 0, f"{leaked} of {len(read)} reads got the file outside"
+    if plot == "read":
+        read = [data for _, data in files.reads[reads:]]
+        assert read, "the plot never ran: the test tried nothing"
+        leaked_reads = sum(SECRET.encode() in data for data in read)
+        assert leaked_reads == 0, f"{leaked_reads} of {len(read)} reads got the file outside"
+    else:
+        assert any('"first": "1"' in answer.headers.get("x-plotserve-error", "") for answer in answers), "the table was never read"
     assert_healthy(files)
 
 
