@@ -336,11 +336,11 @@ def test_connections_beyond_the_cap_get_503_and_their_slots_come_back():
     with running_server(SEC_FAULTS, workers=0, max_connections=4, max_connections_per_client=4, max_pending=8) as client:
         held = [socket.create_connection(("127.0.0.1", client.port), timeout=30) for _ in range(4)]
         try:
-            for index, sock in enumerate(held):  # four renders under way: every slot is busy working
-                sock.sendall(f"GET /slow.json?seconds=0&n={index} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            for sock in held:  # four renders under way: every slot is busy working
+                sock.sendall(b"GET /-/health.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # no render: answered at once
                 assert sock.recv(12) == b"HTTP/1.1 200"  # the answer proves the server took it
                 sock.sendall(f"GET /slow.png?seconds=3&n={unique()} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while [slot.phase for slot in client.server.connections.slots.values()] != ["work"] * 4:
                 assert time.monotonic() < deadline, "the four renders did not start"
                 time.sleep(0.02)
@@ -475,7 +475,8 @@ def test_a_burst_of_a_thousand_connections_is_answered_or_refused_at_once():
         outcome = _burst(client.port, 1000, seconds=10)
         print(f"1,000 connections at once: {dict(outcome)}")
         assert outcome["no answer"] == 0, outcome
-        assert set(outcome) <= {"200", "503"} and outcome["200"] >= 256, outcome
+        # One address may hold half the 256 slots: at least that many are served, the rest refused at once.
+        assert set(outcome) <= {"200", "503"} and outcome["200"] >= 128, outcome
         assert client.get("/ok.json").status == 200
 
 
