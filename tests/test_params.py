@@ -216,8 +216,8 @@ KIND_CASES = [
     ("ints", "input", {"type": "text"}, None, "3, 4,5", [3, 4, 5], "1, x", "item 2: expected a whole number"),
     ("floats", "input", {"type": "text"}, None, "0.5, 2", [0.5, 2.0], "1, 2, abc", "item 3: expected a number"),
     ("strings", "input", {"type": "text"}, None, "a, b c", ["a", "b c"], None, None),
-    ("optional_int", "input", {"type": "number", "placeholder": "None"}, None, "", None, "five", "expected a whole number"),
-    ("optional_float", "input", {"type": "number", "placeholder": "None"}, None, "", None, "1,5", "expected a number"),
+    ("optional_int", "input", {"type": "number", "placeholder": None}, None, "", None, "five", "expected a whole number"),
+    ("optional_float", "input", {"type": "number", "placeholder": None}, None, "", None, "1,5", "expected a number"),
     ("optional_choice", "select", {}, ["", "x", "y"], "", None, "z", "must be one of: x, y"),
     ("datafile", "select", {}, ["a.csv", "link_in", "sub/b.txt"], "sub/b.txt", in_data("sub/b.txt"), "missing.csv", "no such file"),
     ("untyped_int", "input", {"type": "number", "step": "1"}, None, "8", 8, "eight", "expected a whole number"),
@@ -569,6 +569,7 @@ def test_the_page_offers_downloads_and_a_2x_image(examples, path, query):
     assert set(links) == {f"{name}.png", f"{name}.svg", f"{name}.pdf"}
     for filename, href in links.items():
         fmt = filename.rpartition(".")[2]
+        href = urllib.parse.urljoin(path, href)  # relative to the page: it may be served under a prefix
         target = urllib.parse.urlsplit(href)
         assert target.path == f"/{name}.{fmt}"
         assert sorted(urllib.parse.parse_qsl(target.query)) == sorted(urllib.parse.parse_qsl(query))
@@ -579,7 +580,7 @@ def test_the_page_offers_downloads_and_a_2x_image(examples, path, query):
     assert set(candidates) == {"1x", "2x"}
     assert candidates["1x"] == img.attrs["src"]
     assert dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(candidates["2x"]).query)) == dict(urllib.parse.parse_qsl(query), _dpi="200")
-    one, two = examples.get(candidates["1x"]).image(), examples.get(candidates["2x"]).image()
+    one, two = (examples.get(urllib.parse.urljoin(path, candidates[density])).image() for density in ("1x", "2x"))
     assert two.size == (2 * one.size[0], 2 * one.size[1])
 
 
