@@ -1836,8 +1836,11 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
     narrow_source = "" if failed or not narrow else f'<source media="{NARROW_MEDIA}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">'
     failure_html = ""
     if failed:
-        traceback_html = f'<pre class="traceback">{e(failure.details)}</pre>' if failure.details else ""
-        failure_html = FAILURE.format(message=e(str(failure)), traceback=traceback_html)
+        # The traceback ends with the message the headline already says: the frames, then, once.
+        message, details = str(failure), failure.details.rstrip()
+        details = details.removesuffix(message).rstrip() if details.endswith(message) else details
+        traceback_html = f'<pre class="traceback">{e(details)}</pre>' if details else ""
+        failure_html = FAILURE.format(message=e(message), traceback=traceback_html)
     downloads = " ".join(
         f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
         for fmt in IMAGE_FORMATS
