@@ -1824,7 +1824,8 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
     src2x = _image_url(plot, request, limits, dpi=request.dpi * 2) or src
     narrow = narrow2x = ""
     if request.width > NARROW_INCHES:
-        height = max(1.0, round(request.height * NARROW_INCHES / request.width, 2))
+        # In proportion, but no flatter than 4:3: a phone has height to spare, and a flat plot's axes vanish.
+        height = round(min(request.height, max(request.height * NARROW_INCHES / request.width, NARROW_INCHES * 0.75)), 2)
         narrow = _image_url(plot, request, limits, width=NARROW_INCHES, height=height)
         narrow2x = _image_url(plot, request, limits, width=NARROW_INCHES, height=height, dpi=request.dpi * 2) or narrow
     size = png_size(rendered.body) if rendered is not None else None

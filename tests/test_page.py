@@ -75,7 +75,7 @@ def test_at_phone_width_the_picture_comes_first_drawn_for_the_screen(context_of,
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     # The picture asked for is drawn narrow: shown at nearly its own size, its text stays readable.
     shown = page.evaluate("document.getElementById('plot').currentSrc")
-    assert "_width=3.6" in shown
+    assert "_width=3.6&_height=2.7" in shown  # 3:4, not a flat 8:5 strip
     natural = page.evaluate("document.getElementById('plot').naturalWidth")
     assert natural == 360 and picture["width"] / natural > 0.9  # a 10 pt label stays over 12 px
     # Every piece of page text is at least 12 px.
