@@ -1423,6 +1423,7 @@ PAGE_SCRIPT = """\
   const copy = document.getElementById("copy-link");
   const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
   const url = pictureUrl();
+  const density = pictureDensity(url);
   let etag = img.dataset.etag || null;
   let paused = false, timer = null, shownUrl = null, busy = false;
   // What the status line says: when the picture on screen was drawn (the server's clock), how
@@ -1439,6 +1440,18 @@ PAGE_SCRIPT = """\
       return (sharp && img.dataset.narrow2x) || img.dataset.narrow;
     }
     return (sharp && img.dataset.src2x) || img.dataset.src;
+  }
+  // How many pixels of the refreshed picture make one CSS pixel: the 2x ones are drawn at twice the dpi.
+  function pictureDensity(shown) {
+    const same = (a, b) => Boolean(a && b) && new URL(a, document.baseURI).href === new URL(b, document.baseURI).href;
+    const sharp = (same(shown, img.dataset.src2x) && !same(shown, img.dataset.src))
+      || (same(shown, img.dataset.narrow2x) && !same(shown, img.dataset.narrow));
+    return sharp ? 2 : 1;
+  }
+  // The <img> takes the size of the picture it shows (a plot may set its own figure size).
+  function fitToPicture(probe) {
+    img.width = Math.round(probe.naturalWidth / density);
+    img.height = Math.round(probe.naturalHeight / density);
   }
   // One clock, one format: times are the server's, shown as 24-hour HH:MM:SS.
   function clock(ms) {
@@ -1475,6 +1488,7 @@ PAGE_SCRIPT = """\
       const probe = new Image();
       probe.onload = () => {
         dropAlternatives();
+        fitToPicture(probe);
         img.src = next;
         if (shownUrl) URL.revokeObjectURL(shownUrl);
         shownUrl = next;

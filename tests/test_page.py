@@ -123,6 +123,47 @@ def test_a_figure_of_its_own_size_is_shown_at_that_size(context_of, examples):
     assert page.evaluate("[document.getElementById('plot').naturalWidth, document.getElementById('plot').naturalHeight]") == [600, 500]
 
 
+SQUARE = """\
+import pathlib
+from matplotlib.figure import Figure
+
+
+def plot_square(source: pathlib.Path = pathlib.Path("square.txt")):
+    \"\"\"A Figure of its own size, 6 by 5 inches, that fails while its file says so.\"\"\"
+    text = pathlib.Path(source).read_text()
+    if text.startswith("bad"):
+        raise ValueError("the file says bad")
+    fig = Figure(figsize=(6, 5))
+    fig.add_subplot().plot([1, 2, 3], [1, len(text), 2])
+    return fig
+"""
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_a_picture_that_comes_later_gets_its_real_size_too(context_of, tmp_path, scale):
+    (tmp_path / "square.py").write_text(SQUARE)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "square.txt").write_text("bad")
+    with running_server(str(tmp_path / "square.py"), workers=0, limits=plotserve.Limits(data_dir=data)) as client:
+        page = context_of(viewport=DESKTOP, device_scale_factor=scale)
+        page.goto(client.url + "/square?_refresh=1")
+        assert page.locator("#plot").is_hidden()  # failing: the page cannot know the picture's size yet
+        for text in ("good", "better and longer"):  # mended, then changed: two pictures swapped in
+            (data / "square.txt").write_text(text)
+            page.wait_for_function(
+                "length => { const img = document.getElementById('plot');"
+                " return !img.hidden && img.src.startsWith('blob:') && img.dataset.shown !== img.src"
+                " && img.complete && img.naturalWidth > 0 && (img.dataset.shown = img.src); }",
+                arg=len(text),
+                timeout=WAIT,
+            )
+            box = page.locator("#plot").bounding_box()
+            assert (box["width"], box["height"]) == (600, 500)
+            assert page.evaluate("document.getElementById('plot').naturalWidth") == 600 * scale
+        assert page.errors == []
+
+
 # -- a failing plot ------------------------------------------------------------------------------------
 
 
