@@ -28,6 +28,8 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import email.message
+import email.utils
 import enum
 import functools
 import hashlib
@@ -195,9 +197,10 @@ class Plot:
             "summary": self.summary,
             "description": self.description,
             "source": self.source,
-            "page": "/" + self.name,
-            "image": f"/{self.name}.png",
-            "json": f"/{self.name}.json",
+            # Relative to the index, like every URL plotserve writes: it may be served under any prefix.
+            "page": self.name,
+            "image": f"{self.name}.png",
+            "json": f"{self.name}.json",
             "params": [param.describe() for param in self.params],
         }
 
@@ -1616,13 +1619,13 @@ PAGE = """\
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<link rel="stylesheet" href="/-/static/plotserve.css">
-<link rel="icon" type="image/svg+xml" href="-/static/favicon.svg">
+<link rel="stylesheet" href="{root}-/static/plotserve.css">
+<link rel="icon" type="image/svg+xml" href="{root}-/static/favicon.svg">
 <link rel="alternate" type="application/json" href="{json_url}">
 {head}
 </head>
 <body>
-<header><a class="brand" href="/">plotserve</a>{crumb}<a class="json" href="{json_url}">JSON</a></header>
+<header><a class="brand" href="{root}./">plotserve</a>{crumb}<a class="json" href="{json_url}">JSON</a></header>
 <main>
 {body}
 </main>
@@ -1647,7 +1650,7 @@ PLOT_BODY = """\
 <p class="summary">{summary}</p>
 {description}
 <div class="layout">
-<form method="get" action="/{name}" novalidate>
+<form method="get" action="{name}" novalidate>
 <input type="hidden" name="_form" value="1">
 {problem}
 {fields}
@@ -1683,7 +1686,7 @@ FAILURE = """\
 ERROR_BODY = """\
 <h1>{title}</h1>
 <p class="problem">{message}</p>
-<p><a href="/">All plots</a></p>
+<p><a href="{root}./">All plots</a></p>
 """
 
 e = html.escape
@@ -1698,8 +1701,12 @@ def _with_query(path: str, query: str) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _page(title: str, body: str, *, crumb: str = "", json_url: str = "/index.json", head: str = "") -> bytes:
-    return PAGE.format(title=e(title), crumb=crumb, json_url=e(json_url), head=head, body=body).encode()
+def _page(title: str, body: str, *, crumb: str = "", json_url: str = "index.json", head: str = "", root: str = "") -> bytes:
+    """A whole page; ``root`` leads from the page's folder back to plotserve's top (``../`` per level).
+
+    Every URL is relative, so the pages work under any prefix a proxy mounts them at.
+    """
+    return PAGE.format(title=e(title), crumb=crumb, json_url=e(root + json_url), head=head, body=body, root=root).encode()
 
 
 def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
@@ -1711,11 +1718,9 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
             thumbnail = '<div class="noimage">needs parameters</div>'
         else:
             query = urllib.parse.urlencode({WIDTH: 4, HEIGHT: 2.5, DPI: 80})
-            thumbnail = f'<img loading="lazy" src="/{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
+            thumbnail = f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
         cards.append(
-            CARD.format(
-                page_url=e("/" + plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source)
-            )
+            CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )
     body = INDEX_BODY.format(count=plural(len(plots), "plot"), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
     return _page("plotserve", body)
@@ -1896,7 +1901,7 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
     else:
         figure = _figure(plot, request, limits, rendered, failure)
         head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
-    head += '\n<script src="/-/static/plotserve.js" defer></script>'
+    head += '\n<script src="-/static/plotserve.js" defer></script>'
     description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
     body = PLOT_BODY.format(
         title=e(plot.title),
@@ -1911,14 +1916,14 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
         figure=figure,
     )
     crumb = f'<span class="crumb">› {e(plot.title)}</span>'
-    json_url = _with_query(f"/{plot.name}.json", request.canonical_query(plot))
+    json_url = _with_query(f"{plot.name}.json", request.canonical_query(plot))
     return _page(f"{plot.title} · plotserve", body, crumb=crumb, json_url=json_url, head=head)
 
 
-def error_page(status: int, message: str) -> bytes:
+def error_page(status: int, message: str, root: str = "") -> bytes:
     """A small page for 4xx and 5xx answers that have no form to show."""
     title = f"{status} {http.HTTPStatus(status).phrase}"
-    return _page(f"{title} · plotserve", ERROR_BODY.format(title=e(title), message=e(message)))
+    return _page(f"{title} · plotserve", ERROR_BODY.format(title=e(title), message=e(message), root=root), root=root)
 
 
 def _shown_value(value, data_dir: pathlib.Path):
@@ -1936,7 +1941,7 @@ def plot_json(plot: Plot, request: Request, limits: Limits) -> dict:
     data["errors"] = request.errors
     data["missing"] = list(request.missing)
     query = request.canonical_query(plot, image=True)
-    data["image"] = _with_query(f"/{plot.name}.png", query)
+    data["image"] = _with_query(f"{plot.name}.png", query)
     return data
 
 
@@ -1958,6 +1963,7 @@ CSP = (
 )
 TOKEN_COOKIE = "plotserve_token"
 CLASSIC_MODES = {"paramcheck": "", "plotpage": "", "plot": ".png"}
+NO_SUCH_PLOT = "There is no such plot here. The index lists every plot."
 
 
 @dataclasses.dataclass
@@ -1968,6 +1974,31 @@ class Response:
     body: bytes = b""
     content_type: str = HTML
     headers: dict = dataclasses.field(default_factory=dict)
+
+    def header_list(self) -> list[tuple[str, str]]:
+        """Every header to send, the safety headers included, each fit for the wire."""
+        headers = {
+            "Content-Type": self.content_type,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            **self.headers,
+        }
+        if self.content_type == HTML:
+            headers.setdefault("Content-Security-Policy", CSP)
+            headers.setdefault("Cache-Control", "no-cache")
+        if self.status != 304:
+            headers["Content-Length"] = str(len(self.body))
+        return [(name, _header_safe(value, 4000)) for name, value in headers.items()]
+
+
+@dataclasses.dataclass
+class HttpRequest:
+    """One request as a transport hands it over; plotserve's request path reads nothing else."""
+
+    method: str
+    target: str  # the path and query as sent, percent-encoded
+    headers: email.message.Message  # get() and get_all(), as http.server gives them
+    client: str = ""  # the client's address
 
 
 def _json_response(data, status: int = 200) -> Response:
@@ -1980,11 +2011,264 @@ def _header_safe(text: str, limit: int = 200) -> str:
     return flat.encode("ascii", "replace").decode()[:limit]
 
 
+def _root(path: str) -> str:
+    """The relative way from a path's folder back to plotserve's top: ``""`` at the top, ``../`` a level."""
+    return "../" * max(0, path.count("/") - 1)
+
+
+def _here(path: str, query: str = "") -> str:
+    """A relative redirect target for a top-level path: ``/NAME`` is ``./NAME``, wherever plotserve is mounted."""
+    return _with_query("./" + path.rpartition("/")[2], query)
+
+
+class PlotApp:
+    """The plots, their renderer and cache, the access rules, and the one request path.
+
+    ``respond(HttpRequest) -> Response`` decides every answer. ``PlotServer`` serves it with
+    http.server; called as a WSGI application (``make_app``) it is served by gunicorn, waitress or
+    any WSGI server. Both transports give the same answers to the same requests.
+    """
+
+    def __init__(
+        self,
+        sources: typing.Sequence[str] = (),
+        *,
+        handler_class: type | None = None,
+        limits: Limits | None = None,
+        workers: int | None = None,
+        timeout: float = 30.0,
+        cache_mb: float = 8.0,
+        max_pending: int | None = None,
+        start_method: str | None = None,
+        worker_max_jobs: int = 10_000,
+        worker_max_growth_mb: float = 256.0,
+        token: str = "",
+        allowed_hosts: typing.Iterable[str] = (),
+    ):
+        handler_class = handler_class or PlotRequestHandler
+        self.limits = limits or Limits()
+        self.plots = discover_plots(sources, handler_class)
+        self.token = token
+        self.allowed_hosts = {name.lower() for name in allowed_hosts}
+        workers = os.cpu_count() or 1 if workers is None else workers
+        if workers > 0:
+            self.renderer = WorkerPool(
+                workers,
+                sources,
+                handler_class,
+                self.limits,
+                start_method=start_method,
+                timeout=timeout,
+                max_pending=max_pending,
+                max_jobs=worker_max_jobs,  # a leak in plot code is caught by growth, or at worst by count
+                max_growth=int(worker_max_growth_mb * 2**20),
+            )
+        else:
+            self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
+        self.images = ImageService(self.plots, self.renderer, self.limits, int(cache_mb * 2**20))
+
+    def close(self) -> None:
+        """Stop the render workers."""
+        self.renderer.close()
+
+    # -- the request path -----------------------------------------------------------------------
+
+    def respond(self, request: HttpRequest) -> Response:
+        """Decide the whole answer to a GET or HEAD, behind the one catch-all: a bug in plotserve is a logged 500."""
+        try:
+            if request.method not in ("GET", "HEAD"):
+                return Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"})
+            return self.check_access(request) or self._route(request)
+        except Exception:
+            print(f"plotserve: internal error:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+            return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
+
+    def _route(self, request: HttpRequest) -> Response:
+        """Pick the route: an exact path from PATHS, a static asset, or ``/NAME`` plus a suffix from SUFFIXES."""
+        url = urllib.parse.urlsplit(request.target)
+        pairs, problem = split_query(url.query)
+        pairs = [(name, value) for name, value in pairs if name != "token"]
+        try:
+            path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
+        except UnicodeDecodeError:
+            return Response(400, error_page(400, "the path is not valid UTF-8", _root(url.path)))
+        if problem:
+            return self._unreadable_query(path, problem)
+        if request.target.startswith("//"):  # http.server serves //x as /x (gh-87389): no plot's URL
+            return Response(404, error_page(404, NO_SUCH_PLOT, _root(path)))
+        if path in self.PATHS:
+            return self.PATHS[path](self, pairs)
+        if path in STATIC:
+            content_type, body = STATIC[path]
+            return Response(200, body, content_type, {"Cache-Control": "max-age=3600"})
+        name, dot, suffix = path[1:].partition(".")
+        plot = self.plots.get(name) if path.count("/") == 1 else None
+        route = self.SUFFIXES.get(dot + suffix)
+        if plot is None or route is None:
+            return Response(404, error_page(404, NO_SUCH_PLOT, _root(path)))
+        return route(self, request, plot, parse_query(plot, pairs, self.limits), pairs, suffix)
+
+    def _index(self, pairs) -> Response:
+        return self._classic_redirect(pairs) or Response(200, index_page(self.plots, self.limits))
+
+    def _index_json(self, pairs) -> Response:
+        return _json_response({"plots": [plot.describe() for plot in self.plots.values()]})
+
+    def _health(self, pairs) -> Response:
+        return _json_response(self.images.health())
+
+    def _classic_redirect(self, pairs) -> Response | None:
+        """``/?mode=plot&graph=plot_NAME&...`` (the classic recipe's URLs) redirect to the new ones."""
+        query = dict(pairs)
+        if "mode" not in query:
+            return None
+        graph = query.get("graph", "")
+        plot = self.plots.get(graph.removeprefix("plot_")) if graph.startswith("plot_") else None
+        if query["mode"] not in CLASSIC_MODES or plot is None:
+            return Response(404, error_page(404, "There is no such plot here."))
+        rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ("mode", "graph")])
+        return Response(301, b"", headers={"Location": _here(f"/{plot.name}{CLASSIC_MODES[query['mode']]}", rest)})
+
+    def _unreadable_query(self, path: str, problem: str) -> Response:
+        """400 for a query that cannot be decoded, in the form the URL asked for: image, JSON or page."""
+        name, _, suffix = path[1:].partition(".")
+        if path.count("/") == 1 and name in self.plots and suffix in IMAGE_FORMATS:
+            body = error_image(f"plot_{name}: bad query", problem, suffix)
+            return Response(400, body, IMAGE_FORMATS[suffix], {"X-Plotserve-Error": _header_safe(problem), "Cache-Control": "no-store"})
+        if path.endswith(".json"):
+            return _json_response({"errors": {"": problem}}, 400)
+        return Response(400, error_page(400, problem, _root(path)))
+
+    def _page(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        if view.errors:
+            return Response(view.status, plot_page(plot, view, self.limits, None, None))
+        if any(name == FORM for name, _ in pairs):
+            # A submitted form becomes the short URL of its view: the link to share or bookmark.
+            return Response(303, b"", headers={"Location": _here(f"/{plot.name}", view.canonical_query(plot))})
+        if view.missing:
+            return Response(200, plot_page(plot, view, self.limits, None, None))
+        try:
+            rendered = self.images.get(plot, view, "png")
+        except PlotFailed as failure:
+            headers = {"X-Plotserve-Error": _header_safe(failure)}  # as on the image: a 5xx says whose fault it is
+            if failure.status == 503:
+                headers["Retry-After"] = "2"
+            return Response(failure.status, plot_page(plot, view, self.limits, None, failure), headers=headers)
+        return Response(200, plot_page(plot, view, self.limits, rendered, None))
+
+    def _plot_json(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        return _json_response(plot_json(plot, view, self.limits), view.status)
+
+    def _image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
+        content_type = IMAGE_FORMATS[fmt]
+        size = (view.width, view.height, view.dpi)
+        if view.errors or view.missing:
+            message = "; ".join(f"{k or 'query'}: {v}" for k, v in view.errors.items()) or f"missing {', '.join(view.missing)}"
+            status = view.status if view.errors else 400
+            if WIDTH in view.errors or HEIGHT in view.errors or DPI in view.errors:
+                size = (DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI)
+            body = error_image(f"plot_{plot.name}: bad parameters", message, fmt, *size)
+            return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
+        if_none_match = request.headers.get("If-None-Match")
+        try:
+            rendered = self.images.get(plot, view, fmt, if_none_match)
+        except PlotFailed as failure:
+            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
+            headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
+            if failure.status == 503:
+                headers["Retry-After"] = "2"
+            return Response(failure.status, body, content_type, headers)
+        if rendered is None:
+            return Response(304, b"", content_type, {"ETag": (if_none_match or "").split(",")[0].strip(), "Cache-Control": "no-cache"})
+        headers = {
+            "ETag": rendered.etag,
+            "Cache-Control": "no-cache",
+            "Last-Modified": email.utils.formatdate(rendered.rendered_at, usegmt=True),
+            "X-Plotserve-Render-Ms": f"{rendered.seconds * 1000:.0f}",
+        }
+        if fmt != "png":
+            headers["Content-Disposition"] = f'inline; filename="{plot.name}.{fmt}"'
+        return Response(200, rendered.body, content_type, headers)
+
+    # Routes, in one table: exact paths, then ``/NAME`` by its suffix.
+    PATHS: typing.ClassVar[dict] = {
+        "/": _index,
+        "/index.html": _index,
+        "/index.json": _index_json,
+        "/-/health.json": _health,
+    }
+    SUFFIXES: typing.ClassVar[dict] = {
+        "": _page,
+        ".json": _plot_json,
+        ".png": _image,
+        ".svg": _image,
+        ".pdf": _image,
+    }
+
+    # -- access -----------------------------------------------------------------------------------
+
+    def check_access(self, request: HttpRequest) -> Response | None:
+        """None if the request may go on, else the refusal: two Hosts (400), wrong Host (403) or no token (403)."""
+        if len(request.headers.get_all("Host") or ()) > 1:  # RFC 9112 section 3.2: answer 400, do not pick one
+            return Response(400, error_page(400, "The request has more than one Host header."))
+        if self.allowed_hosts:
+            host = request.headers.get("Host") or ""
+            if host and _host_name(host) not in self.allowed_hosts:
+                return Response(
+                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
+                )
+        if not self.token:
+            return None
+        url = urllib.parse.urlsplit(request.target)
+        pairs = split_query(url.query)[0]
+        query_token = next((v for k, v in pairs if k == "token"), "")
+        header = request.headers.get("Authorization", "")
+        header_token = header[6:].strip() if header.lower().startswith("token ") else ""
+        cookie_token = ""
+        for part in request.headers.get("Cookie", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == TOKEN_COOKIE:
+                cookie_token = value
+        if self._is_token(query_token):
+            # Set the cookie, so links and images keep working, and drop the token from the address bar.
+            rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "token"])
+            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            return Response(303, b"", headers={"Location": _here(url.path, rest), "Set-Cookie": cookie})
+        if self._is_token(header_token) or self._is_token(cookie_token):
+            return None
+        return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
+
+    def _is_token(self, given: str) -> bool:
+        """Whether a client gave the right token, compared in constant time."""
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+    # -- WSGI ---------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response) -> list[bytes]:
+        """The WSGI application (PEP 3333): the same request path as the built-in server."""
+        headers = email.message.Message()
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                headers[key[5:].replace("_", "-").title()] = value
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers[key.replace("_", "-").title()] = environ[key]
+        # PATH_INFO is decoded (as latin-1 bytes, PEP 3333): encode it again, as the client sent it.
+        path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~") or "/"
+        query = environ.get("QUERY_STRING", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        request = HttpRequest(method, _with_query(path, query), headers, environ.get("REMOTE_ADDR", ""))
+        response = self.respond(request)
+        start_response(f"{response.status} {http.HTTPStatus(response.status).phrase}", response.header_list())
+        return [] if method == "HEAD" or response.status == 304 else [response.body]
+
+
 class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     """Serves plots; subclass it and add ``plot_*`` methods to serve them too.
 
     Routes: ``/`` index, ``/NAME`` page, ``/NAME.png|svg|pdf`` image, ``/NAME.json`` and
     ``/index.json`` parameters, ``/-/health.json`` counters, ``/-/static/`` page assets.
+    The answers come from ``PlotApp.respond``; this class only carries them over http.server.
     """
 
     server_version = f"plotserve/{__version__}"
@@ -1998,21 +2282,13 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self):
-        self._answer(self._respond_or_500(), send_body=True)
+        self._answer(send_body=True)
 
     def do_HEAD(self):
-        self._answer(self._respond_or_500(), send_body=False)
-
-    def _respond_or_500(self) -> Response:
-        """respond(), behind the one catch-all: a bug in plotserve is a logged 500, not a dropped connection."""
-        try:
-            return self.respond()
-        except Exception:
-            self.log_error("internal error:\n%s", traceback.format_exc())
-            return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
+        self._answer(send_body=False)
 
     def _refuse_method(self):
-        self._answer(Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"}), send_body=True)
+        self._answer(send_body=True)
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method  # noqa: N815
 
@@ -2029,135 +2305,15 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True  # a body we will not read: never parse it as a request
         return True
 
-    # -- answering ------------------------------------------------------------------------------
-
-    def respond(self) -> Response:
-        """Decide the whole answer to a GET or HEAD; every route goes through here."""
-        server: PlotServer = self.server
-        refused = server.check_access(self)
-        if refused is not None:
-            return refused
-        url = urllib.parse.urlsplit(self.path)
-        pairs, problem = split_query(url.query)
-        pairs = [(name, value) for name, value in pairs if name != "token"]
-        try:
-            path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
-        except UnicodeDecodeError:
-            return Response(400, error_page(400, "the path is not valid UTF-8"))
-        if problem:
-            return self._unreadable_query(server, path, problem)
-        if self.requestline.split()[1].startswith("//"):  # http.server serves //x as /x (gh-87389): no plot's URL
-            return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
-        if path in ("/", "/index.html"):
-            classic = self._classic_redirect(server, pairs)
-            return classic or Response(200, index_page(server.plots, server.limits))
-        if path == "/index.json":
-            return _json_response({"plots": [plot.describe() for plot in server.plots.values()]})
-        if path == "/-/health.json":
-            return _json_response(server.images.health())
-        if path in STATIC:
-            content_type, body = STATIC[path]
-            return Response(200, body, content_type, {"Cache-Control": "max-age=3600"})
-        name, dot, suffix = path[1:].partition(".")
-        plot = server.plots.get(name) if path.count("/") == 1 else None
-        if plot is None or (dot and suffix not in IMAGE_FORMATS and suffix != "json"):
-            return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
-        request = parse_query(plot, pairs, server.limits)
-        if not dot:
-            return self._page(server, plot, request, pairs)
-        if suffix == "json":
-            return _json_response(plot_json(plot, request, server.limits), 200 if request.status == 200 else request.status)
-        return self._image(server, plot, request, suffix)
-
-    def _classic_redirect(self, server, pairs) -> Response | None:
-        """``/?mode=plot&graph=plot_NAME&...`` (the classic recipe's URLs) redirect to the new ones."""
-        query = dict(pairs)
-        if "mode" not in query:
-            return None
-        graph = query.get("graph", "")
-        plot = server.plots.get(graph.removeprefix("plot_")) if graph.startswith("plot_") else None
-        if query["mode"] not in CLASSIC_MODES or plot is None:
-            return Response(404, error_page(404, "There is no such plot here."))
-        rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ("mode", "graph")])
-        target = _with_query(f"/{plot.name}{CLASSIC_MODES[query['mode']]}", rest)
-        return Response(301, b"", headers={"Location": target})
-
-    def _unreadable_query(self, server, path: str, problem: str) -> Response:
-        """400 for a query that cannot be decoded, in the form the URL asked for: image, JSON or page."""
-        name, _, suffix = path[1:].partition(".")
-        if path.count("/") == 1 and name in server.plots and suffix in IMAGE_FORMATS:
-            body = error_image(f"plot_{name}: bad query", problem, suffix)
-            return Response(400, body, IMAGE_FORMATS[suffix], {"X-Plotserve-Error": _header_safe(problem), "Cache-Control": "no-store"})
-        if path.endswith(".json"):
-            return _json_response({"errors": {"": problem}}, 400)
-        return Response(400, error_page(400, problem))
-
-    def _page(self, server, plot: Plot, request: Request, pairs) -> Response:
-        if request.errors:
-            return Response(request.status, plot_page(plot, request, server.limits, None, None))
-        if any(name == FORM for name, _ in pairs):
-            # A submitted form becomes the short URL of its view: the link to share or bookmark.
-            return Response(303, b"", headers={"Location": _with_query(f"/{plot.name}", request.canonical_query(plot))})
-        if request.missing:
-            return Response(200, plot_page(plot, request, server.limits, None, None))
-        try:
-            rendered = server.images.get(plot, request, "png")
-        except PlotFailed as failure:
-            headers = {"X-Plotserve-Error": _header_safe(failure)}  # as on the image: a 5xx says whose fault it is
-            if failure.status == 503:
-                headers["Retry-After"] = "2"
-            return Response(failure.status, plot_page(plot, request, server.limits, None, failure), headers=headers)
-        return Response(200, plot_page(plot, request, server.limits, rendered, None))
-
-    def _image(self, server, plot: Plot, request: Request, fmt: str) -> Response:
-        content_type = IMAGE_FORMATS[fmt]
-        size = (request.width, request.height, request.dpi)
-        if request.errors or request.missing:
-            message = "; ".join(f"{k or 'query'}: {v}" for k, v in request.errors.items()) or f"missing {', '.join(request.missing)}"
-            status = request.status if request.errors else 400
-            if WIDTH in request.errors or HEIGHT in request.errors or DPI in request.errors:
-                size = (DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI)
-            body = error_image(f"plot_{plot.name}: bad parameters", message, fmt, *size)
-            return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
-        try:
-            rendered = server.images.get(plot, request, fmt, self.headers.get("If-None-Match"))
-        except PlotFailed as failure:
-            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
-            headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
-            if failure.status == 503:
-                headers["Retry-After"] = "2"
-            return Response(failure.status, body, content_type, headers)
-        if rendered is None:
-            return Response(
-                304, b"", content_type, {"ETag": self.headers.get("If-None-Match", "").split(",")[0].strip(), "Cache-Control": "no-cache"}
-            )
-        headers = {
-            "ETag": rendered.etag,
-            "Cache-Control": "no-cache",
-            "Last-Modified": self.date_time_string(rendered.rendered_at),
-            "X-Plotserve-Render-Ms": f"{rendered.seconds * 1000:.0f}",
-        }
-        if fmt != "png":
-            headers["Content-Disposition"] = f'inline; filename="{plot.name}.{fmt}"'
-        return Response(200, rendered.body, content_type, headers)
-
-    def _answer(self, response: Response, send_body: bool) -> None:
-        """Write a Response; a client that went away is not an error."""
+    def _answer(self, send_body: bool) -> None:
+        """Ask the app for the answer and write it; a client that went away is not an error."""
+        # The target as sent: http.server has already turned //x into /x in self.path (gh-87389).
+        target = self.requestline.split()[1]
+        response = self.server.app.respond(HttpRequest(self.command, target, self.headers, self.client_address[0]))
         try:
             self.send_response(response.status)
-            headers = {
-                "Content-Type": response.content_type,
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer",
-                **response.headers,
-            }
-            if response.content_type == HTML:
-                headers.setdefault("Content-Security-Policy", CSP)
-                headers.setdefault("Cache-Control", "no-cache")
-            if response.status != 304:
-                headers["Content-Length"] = str(len(response.body))
-            for name, value in headers.items():
-                self.send_header(name, _header_safe(value, 4000))
+            for name, value in response.header_list():
+                self.send_header(name, value)
             self.end_headers()
             if send_body and response.status != 304:
                 self.wfile.write(response.body)
@@ -2230,6 +2386,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 _REFUSAL = b"Too many open connections; try again soon.\n"
 _TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
@@ -2238,7 +2395,7 @@ _TOO_MANY_CONNECTIONS = (
 
 
 class PlotServer(http.server.ThreadingHTTPServer):
-    """An HTTP server that owns the plots, the render workers, the cache and the access rules."""
+    """The built-in HTTP server: a PlotApp served by http.server, one thread per connection."""
 
     daemon_threads = True
     block_on_close = False
@@ -2250,50 +2407,41 @@ class PlotServer(http.server.ThreadingHTTPServer):
         sources: typing.Sequence[str] = (),
         *,
         handler_class: type = PlotRequestHandler,
-        limits: Limits | None = None,
-        workers: int | None = None,
-        timeout: float = 30.0,
-        cache_mb: float = 8.0,
-        max_pending: int | None = None,
-        start_method: str | None = None,
-        worker_max_jobs: int = 10_000,
-        worker_max_growth_mb: float = 256.0,
         max_connections: int = 256,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
         quiet: bool = False,
+        **options,
     ):
-        self.limits = limits or Limits()
-        self.plots = discover_plots(sources, handler_class)
-        self.quiet = quiet
+        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, max_pending, start_method, worker_max_*."""
+        host = address[0]
+        local = _is_loopback(host)
+        # Bound to loopback, the Host check is what keeps other web pages out (DNS rebinding);
+        # bound to anything else, the token is.
+        token = (secrets.token_urlsafe(24) if token is None else token) if not local else (token or "")
+        allowed = {name.lower() for name in allow_hosts}
+        if local:
+            allowed |= set(_LOOPBACK_NAMES)
+        elif allowed:
+            allowed |= {host.lower(), socket.gethostname().lower()}
+        self.quiet, self.local = quiet, local
         self.connection_slots = threading.BoundedSemaphore(max_connections)  # one thread per open connection
-        if ":" in address[0]:
+        if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler_class)
-        host = address[0]
-        self.local = _is_loopback(host)
-        self.token = (secrets.token_urlsafe(24) if token is None else token) if not self.local else (token or "")
-        self.allowed_hosts = {name.lower() for name in allow_hosts}
-        if self.local:
-            self.allowed_hosts |= {"localhost", "127.0.0.1", "::1", "[::1]"}
-        elif self.allowed_hosts:
-            self.allowed_hosts |= {host.lower(), socket.gethostname().lower()}
-        workers = os.cpu_count() or 1 if workers is None else workers
-        if workers > 0:
-            self.renderer = WorkerPool(
-                workers,
-                sources,
-                handler_class,
-                self.limits,
-                start_method=start_method,
-                timeout=timeout,
-                max_pending=max_pending,
-                max_jobs=worker_max_jobs,  # a leak in plot code is caught by growth, or at worst by count
-                max_growth=int(worker_max_growth_mb * 2**20),
-            )
-        else:
-            self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
-        self.images = ImageService(self.plots, self.renderer, self.limits, int(cache_mb * 2**20))
+        try:
+            self.app = PlotApp(sources, handler_class=handler_class, token=token, allowed_hosts=allowed, **options)
+        except BaseException:
+            super().server_close()
+            raise
+
+    # The app's state, as the server's own: tests, --get and subclasses read it here.
+    plots = property(lambda self: self.app.plots)
+    images = property(lambda self: self.app.images)
+    renderer = property(lambda self: self.app.renderer)
+    limits = property(lambda self: self.app.limits)
+    token = property(lambda self: self.app.token)
+    allowed_hosts = property(lambda self: self.app.allowed_hosts)
 
     @property
     def url(self) -> str:
@@ -2301,40 +2449,6 @@ class PlotServer(http.server.ThreadingHTTPServer):
         host, port = self.server_address[:2]
         host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
         return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
-
-    def check_access(self, handler: PlotRequestHandler) -> Response | None:
-        """None if the request may go on, else the refusal: two Hosts (400), wrong Host (403) or no token (403)."""
-        if len(handler.headers.get_all("Host") or ()) > 1:  # RFC 9112 section 3.2: answer 400, do not pick one
-            return Response(400, error_page(400, "The request has more than one Host header."))
-        if self.allowed_hosts:
-            host = handler.headers.get("Host") or ""
-            if host and _host_name(host) not in self.allowed_hosts:
-                return Response(
-                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
-                )
-        if not self.token:
-            return None
-        query_token = next((v for k, v in split_query(urllib.parse.urlsplit(handler.path).query)[0] if k == "token"), "")
-        header = handler.headers.get("Authorization", "")
-        header_token = header[6:].strip() if header.lower().startswith("token ") else ""
-        cookie_token = ""
-        for part in handler.headers.get("Cookie", "").split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == TOKEN_COOKIE:
-                cookie_token = value
-        if self._is_token(query_token):
-            # Set the cookie, so links and images keep working, and drop the token from the address bar.
-            url = urllib.parse.urlsplit(handler.path)
-            rest = urllib.parse.urlencode([(k, v) for k, v in split_query(url.query)[0] if k != "token"])
-            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
-            return Response(303, b"", headers={"Location": _with_query(url.path, rest), "Set-Cookie": cookie})
-        if self._is_token(header_token) or self._is_token(cookie_token):
-            return None
-        return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
-
-    def _is_token(self, given: str) -> bool:
-        """Whether a client gave the right token, compared in constant time."""
-        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
 
     def process_request(self, request, client_address) -> None:
         """Serve a connection in a thread of its own, or refuse it with 503 when all slots are taken."""
@@ -2361,10 +2475,33 @@ class PlotServer(http.server.ThreadingHTTPServer):
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
         super().server_close()
-        # socketserver calls this when bind() fails, before there is a renderer: the OSError
+        # socketserver calls this when bind() fails, before there is an app: the OSError
         # must reach _bind (next port, or "cannot listen"), not an AttributeError from here.
-        if hasattr(self, "renderer"):
-            self.renderer.close()
+        if hasattr(self, "app"):
+            self.app.close()
+
+
+def make_app(*sources: str, token: str | None = None, allow_hosts: typing.Sequence[str] = (), data_dir: str | None = None, **options):
+    """A WSGI application that answers exactly as ``plotserve SOURCES`` does.
+
+    ``gunicorn -w 4 'plotserve:make_app("myplots.py")'`` serves it. Renders run in the WSGI
+    server's own worker processes (``workers=0`` unless given), so its time-out applies; ETags
+    come from the content, so any worker or replica answers a revalidation with a 304.
+
+    The token is ``token``, else the ``PLOTSERVE_TOKEN`` environment variable, else none: then
+    only loopback host names are answered, as by ``plotserve`` on 127.0.0.1. Name the host names
+    a proxy forwards with ``allow_hosts``; set a token when anyone else can reach the server.
+    """
+    if not sources:
+        sources = tuple(str(path) for path in sorted(examples_dir().glob("*.py")) if not path.name.startswith("_"))
+    if data_dir is not None:
+        options["limits"] = Limits(data_dir=pathlib.Path(data_dir).resolve())
+    token = os.environ.get("PLOTSERVE_TOKEN", "") if token is None else token
+    allowed = {*_LOOPBACK_NAMES, *(name.lower() for name in allow_hosts)}
+    if "*" in allowed:
+        allowed = set()  # every host name: the proxy in front checks them
+    options.setdefault("workers", 0)
+    return PlotApp(sources, token=token, allowed_hosts=allowed, **options)
 
 
 # ==============================================================================================

@@ -35,7 +35,7 @@ def test_from_the_index_to_a_live_plot(page, tmp_path):
             "() => [...document.querySelectorAll('a.card img')].every(img => img.complete && img.naturalWidth > 0)", timeout=WAIT
         )
         with page.expect_navigation():
-            page.click('a.card[href="/training"]')
+            page.click('a.card[href="training"]')
         assert page.url == client.url + "/training"
         assert page.locator("#plot").evaluate(IMAGE_LOADED)
 
