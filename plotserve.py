@@ -64,6 +64,8 @@ import webbrowser
 
 try:
     import matplotlib
+    import matplotlib.dates
+    import matplotlib.style
 except ModuleNotFoundError as missing:  # double-clicked, or run with another Python than the one it was installed for
     if __name__ == "__main__":
         sys.exit(
@@ -85,6 +87,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Query parameters that belong to plotserve, not to the plot (datasette's underscore style).
 REFRESH, WIDTH, HEIGHT, DPI = "_refresh", "_width", "_height", "_dpi"
 FORM = "_form"  # sent by the form: there, a checkbox left out means false
+# The view of the picture, applied after the plot has drawn: zoom, scales, grid and theme.
+XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME = "_xlim", "_ylim", "_axes", "_logx", "_logy", "_grid", "_theme"
+THEMES = ("light", "dark")
+MAX_AXES_INDEX = 999
 DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
@@ -624,6 +630,104 @@ def convert_value(param: Param, text: str, limits: Limits):
     return text
 
 
+def _parse_limit(text: str) -> float | datetime.datetime:
+    """One end of a zoom: a finite number, or a date (naive, in UTC, as matplotlib's dates are)."""
+    try:
+        return _parse_number("float", text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a number or a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM), got {text[:40]!r}") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment
+
+
+def parse_limits(text: str) -> tuple:
+    """``LO,HI`` of a zoom: two finite numbers or two dates with LO < HI, or raise ValueError."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"expected LO,HI (two numbers or two dates), got {text[:80]!r}")
+    low, high = (_parse_limit(part) for part in parts)
+    if isinstance(low, float) != isinstance(high, float):
+        raise ValueError("expected two numbers or two dates, not one of each")
+    if not low < high:
+        raise ValueError(f"LO must be less than HI, got {text[:80]!r}")
+    return low, high
+
+
+def _limits_text(limits: tuple) -> str:
+    """A zoom as its canonical query text: 12 significant digits (well under a pixel), dates in ISO."""
+    return ",".join(_limit_text(value) for value in limits)
+
+
+def _limit_text(value: float | datetime.datetime) -> str:
+    if not isinstance(value, datetime.datetime):
+        return format(value, ".12g")
+    return value.date().isoformat() if value.time() == datetime.time() else value.isoformat()
+
+
+@dataclasses.dataclass(frozen=True)
+class View:
+    """How the picture is shown, whatever the plot drew: zoom, log scales, grid and theme."""
+
+    xlim: tuple | None = None  # (low, high): floats, or datetimes for a date axis
+    ylim: tuple | None = None
+    axes: int = 0  # the Axes the zoom applies to, in the figure's order
+    logx: bool = False
+    logy: bool = False
+    grid: bool = False
+    theme: str = ""  # "light" or "dark" when asked for; "" lets the page follow the browser
+
+    def pairs(self, *, image: bool) -> list[tuple[str, str]]:
+        """The query pairs that stand for this view; an image's say only what changes its pixels."""
+        pairs = []
+        if self.xlim:
+            pairs.append((XLIM, _limits_text(self.xlim)))
+        if self.ylim:
+            pairs.append((YLIM, _limits_text(self.ylim)))
+        if (self.xlim or self.ylim) and self.axes:
+            pairs.append((AXES, str(self.axes)))
+        pairs += [(name, "true") for name, on in ((LOGX, self.logx), (LOGY, self.logy), (GRID, self.grid)) if on]
+        if self.theme == "dark" or (self.theme and not image):
+            pairs.append((THEME, self.theme))
+        return pairs
+
+
+def _parse_view(raw: dict, errors: dict) -> View:
+    """The view options of a query; a bad one is reported under its own name."""
+    found = {}
+    for name, attr in ((XLIM, "xlim"), (YLIM, "ylim")):
+        if name in raw and name not in errors and raw[name].strip():
+            try:
+                found[attr] = parse_limits(raw[name][:200])
+            except ValueError as error:
+                errors[name] = str(error)
+    if AXES in raw and AXES not in errors:
+        try:
+            found["axes"] = _parse_number("int", raw[AXES].strip())
+            if not 0 <= found["axes"] <= MAX_AXES_INDEX:
+                raise ValueError(f"must be between 0 and {MAX_AXES_INDEX}")
+        except ValueError as error:
+            errors[AXES] = str(error)
+    for name, attr in ((LOGX, "logx"), (LOGY, "logy"), (GRID, "grid")):
+        text = raw.get(name, "").strip().lower()
+        if name in errors or text in _FALSE:
+            continue  # left out, as a form leaves out an unticked checkbox: off
+        if text in _TRUE:
+            found[attr] = True
+        else:
+            errors[name] = f"expected true or false, got {raw[name][:40]!r}"
+    if THEME in raw and THEME not in errors:
+        if raw[THEME].strip() in THEMES:
+            found["theme"] = raw[THEME].strip()
+        else:
+            errors[THEME] = f"must be one of: {', '.join(THEMES)}"
+    return View(**found)
+
+
 @dataclasses.dataclass
 class Request:
     """A parsed query: the plot's values, plotserve's own options, and what was wrong."""
@@ -637,6 +741,7 @@ class Request:
     dpi: float = DEFAULT_DPI
     status: int = 200  # 400, or 403 where a file parameter reached outside the data directory
     missing: tuple = ()  # required parameters with no value yet
+    view: View = dataclasses.field(default_factory=View)
 
     def canonical_query(self, plot: Plot, *, image: bool = False) -> str:
         """The query string that stands for this view: non-default values, in signature order."""
@@ -646,6 +751,7 @@ class Request:
                 pairs.append((param.name, self.texts[param.name]))
         if not image and self.refresh != DEFAULT_REFRESH:
             pairs.append((REFRESH, str(self.refresh)))
+        pairs += self.view.pairs(image=image)
         if image:
             for name, value, default in (
                 (WIDTH, self.width, DEFAULT_WIDTH),
@@ -657,7 +763,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -702,6 +808,7 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
                 setattr(request, attr, value)
             except ValueError as error:
                 errors[name] = str(error)
+    request.view = _parse_view(raw, errors)
     pixels = request.width * request.height * request.dpi**2
     if pixels > limits.max_pixels and not {WIDTH, HEIGHT, DPI} & errors.keys():
         errors[DPI] = (
@@ -805,6 +912,12 @@ class WorkerCrashed(PlotFailed):
     status = 500
 
 
+class ViewRefused(PlotFailed):
+    """The view asks the drawn figure for what it has not: an Axes past its last, dates on a number axis."""
+
+    status = 400
+
+
 class Overloaded(PlotFailed):
     """Too many renders are waiting already."""
 
@@ -837,9 +950,16 @@ def _short_traceback(error: BaseException) -> str:
     return "".join(lines + traceback.format_exception_only(type(error), error))
 
 
-def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int) -> bytes:
-    """Draw a plot into an image in memory (``fmt``: png, svg or pdf); raise PlotFailed."""
-    with _render_lock, matplotlib.rc_context({"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}):
+def render_plot(
+    plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int, view: View | None = None
+) -> tuple[bytes, list[dict]]:
+    """Draw a plot into an image in memory (``fmt``: png, svg or pdf) in a view; raise PlotFailed.
+
+    Returns the image and where each of its Axes is in it (``axes_geometry``).
+    """
+    view = view or View()
+    rc = {"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}
+    with _render_lock, matplotlib.rc_context(rc), _theme_context(view):
         pyplot = _pyplot()
         before = set(pyplot.get_fignums()) if pyplot else set()
         try:
@@ -857,9 +977,12 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
                 raise ValueError(
                     f"the figure is {inches_w:g}x{inches_h:g} in, over the {max_pixels / 1e6:g} megapixel limit at {dpi:g} dpi"
                 )
+            apply_view(figure, view)
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
-            return buffer.getvalue()
+            return buffer.getvalue(), axes_geometry(figure, dpi)
+        except ViewRefused:
+            raise
         except RecursionError as error:
             raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
         except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
@@ -878,6 +1001,110 @@ _STABLE_METADATA = {
     "svg": {"Date": None, "Creator": None},
     "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
 }
+
+
+# -- the view, and where each Axes landed in the picture --------------------------------------
+# Zoom, log scales and grid are applied to the Axes after the plot has drawn, so every plot
+# gets them without code; the theme is a matplotlib style around the whole call, since colours
+# are read when the figure and its artists are made. The geometry lets a page map pixels to data.
+
+
+def _theme_context(view: View):
+    """Matplotlib's dark_background style for the dark theme; nothing for the light one."""
+    if view.theme == "dark":
+        return matplotlib.style.context("dark_background")
+    return contextlib.nullcontext()
+
+
+def _is_colorbar(ax: Axes) -> bool:
+    return getattr(ax, "_colorbar", None) is not None
+
+
+def _is_date_axis(axis) -> bool:
+    """Whether an x or y axis shows dates: matplotlib's (or pandas') date units or date ticks."""
+    converters = (matplotlib.dates.DateConverter, getattr(matplotlib.dates, "_SwitchableDateConverter", matplotlib.dates.DateConverter))
+    formatters = (matplotlib.dates.DateFormatter, matplotlib.dates.AutoDateFormatter, matplotlib.dates.ConciseDateFormatter)
+    return isinstance(axis.get_converter(), converters) or isinstance(axis.get_major_formatter(), formatters)
+
+
+def _log_scale(get, set_, set_scale, smallest_positive: float) -> None:
+    """A log scale on one axis, its limits kept where they are positive."""
+    low, high = sorted(get())
+    if high <= 0:
+        return  # nothing above zero to draw on a log scale: the axis stays linear
+    set_scale("log")
+    if low <= 0:  # start at the smallest positive value drawn, at most six decades down
+        low = max(smallest_positive, high * 1e-6) if 0 < smallest_positive < high else high / 1000
+        set_((low, high) if get()[0] <= get()[1] else (high, low))
+
+
+def apply_view(figure: Figure, view: View) -> None:
+    """Apply a view's log scales and grid to every Axes but colorbars, and its zoom to Axes ``view.axes``.
+
+    Raises ViewRefused (a 400) where the zoom does not fit the figure.
+    """
+    for ax in figure.axes:
+        if _is_colorbar(ax):
+            continue
+        if view.logx:
+            _log_scale(ax.get_xlim, ax.set_xlim, ax.set_xscale, ax.dataLim.minposx)
+        if view.logy:
+            _log_scale(ax.get_ylim, ax.set_ylim, ax.set_yscale, ax.dataLim.minposy)
+        if view.grid:
+            ax.grid(True)
+    if view.xlim is None and view.ylim is None:
+        return
+    if view.axes >= len(figure.axes):
+        raise ViewRefused(f"{AXES}={view.axes}: the figure has {len(figure.axes)} Axes, numbered from 0")
+    ax = figure.axes[view.axes]
+    zooms = ((XLIM, view.xlim, ax.xaxis, ax.get_xlim, ax.set_xlim), (YLIM, view.ylim, ax.yaxis, ax.get_ylim, ax.set_ylim))
+    for name, limits, axis, get, set_ in zooms:
+        if limits is None:
+            continue
+        if isinstance(limits[0], datetime.datetime) and not _is_date_axis(axis):
+            raise ViewRefused(f"{name} gives dates, but that axis of Axes {view.axes} shows numbers")
+        low, high = get()
+        set_(limits if low <= high else limits[::-1])  # an inverted axis (an image's y) stays inverted
+
+
+def _axis_geometry(axis, limits: tuple[float, float]) -> dict:
+    """An axis's scale and limits, as a page needs them to turn a pixel into a value."""
+    low, high = (float(value) if math.isfinite(value) else None for value in limits)
+    record = {"scale": axis.get_scale(), "limits": [low, high]}
+    transform = axis.get_transform()
+    if record["scale"] in ("log", "symlog"):
+        record["base"] = float(transform.base)
+    if record["scale"] == "symlog":
+        record["linthresh"], record["linscale"] = float(transform.linthresh), float(transform.linscale)
+    if record["scale"] == "linear" and None not in (low, high) and _is_date_axis(axis):
+        try:
+            record["dates"] = [matplotlib.dates.num2date(value).isoformat(timespec="milliseconds") for value in (low, high)]
+            record["scale"] = "date"
+        except (ValueError, OverflowError):  # numbers too far out to be dates: shown as numbers
+            pass
+    return record
+
+
+def axes_geometry(figure: Figure, dpi: float) -> list[dict]:
+    """For each Axes of a drawn figure, in the figure's order: its box in the picture saved at
+    ``dpi`` (image pixels, origin top left: left, top, right, bottom), and its axes' scales and
+    limits (``limits[0]`` at the box's left or bottom edge)."""
+    width, height = (float(inches * dpi) for inches in figure.get_size_inches())
+    found = []
+    for index, ax in enumerate(figure.axes):
+        box = ax.get_position()  # figure fractions, as the last draw laid it out: the same at any dpi
+        left, top, right, bottom = box.x0 * width, (1 - box.y1) * height, box.x1 * width, (1 - box.y0) * height
+        found.append(
+            {
+                "index": index,
+                "box": [round(float(edge), 2) for edge in (left, top, right, bottom)],
+                "x": _axis_geometry(ax.xaxis, ax.get_xlim()),
+                "y": _axis_geometry(ax.yaxis, ax.get_ylim()),
+                "kind": "colorbar" if _is_colorbar(ax) else ax.name,  # "rectilinear", "polar", "3d", ...
+                "visible": bool(ax.get_visible() and ax.axison),
+            }
+        )
+    return found
 
 
 @functools.lru_cache(maxsize=64)  # a failing plot is asked again on every refresh: draw its picture once
@@ -915,13 +1142,13 @@ class RenderJob:
     fmt: str
 
 
-def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> bytes:
-    """Parse and render one job; the query was checked by the server, this checks it again."""
+def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> tuple[bytes, list[dict]]:
+    """Parse and render one job: (image, geometry); the query was checked by the server, this checks it again."""
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
     if request.errors or request.missing:
         raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
-    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
+    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
 
 
 def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
@@ -949,13 +1176,15 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
         if job is None:
             return
         started = time.perf_counter()
+        axes = []
         try:
-            reply = ("ok", run_job(plots, limits, job), "")
+            body, axes = run_job(plots, limits, job)
+            reply = ("ok", body, "")
         except PlotFailed as error:
-            reply = ("error", str(error), error.details)
+            reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
-        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes()))
+        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes))
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
@@ -1049,8 +1278,8 @@ class WorkerPool:
         with self.lock:
             return sorted(worker.process.pid for worker in self.workers if worker.process.is_alive())
 
-    def render(self, job: RenderJob) -> tuple[bytes, float]:
-        """Render a job in a worker: (image bytes, seconds), or raise PlotFailed and its kin."""
+    def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
+        """Render a job in a worker: (image bytes, seconds, geometry), or raise PlotFailed and its kin."""
         with self.lock:
             if self.pending >= self.max_pending:
                 raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
@@ -1066,7 +1295,7 @@ class WorkerPool:
                 if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
                     self._retire(worker)
                     raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
-                kind, payload, details, seconds, open_figures, rss = worker.connection.recv()
+                kind, payload, details, seconds, open_figures, rss, axes = worker.connection.recv()
             except (EOFError, OSError, BrokenPipeError):
                 worker.process.join(1)
                 code = worker.process.exitcode
@@ -1080,9 +1309,11 @@ class WorkerPool:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
                 self.idle.put(worker)
+            if kind == "refused":
+                raise ViewRefused(payload, details)
             if kind == "error":
                 raise PlotFailed(payload, details)
-            return payload, seconds
+            return payload, seconds, axes
         finally:
             with self.lock:
                 self.pending -= 1
@@ -1109,15 +1340,16 @@ class InProcessRenderer:
         self.pending = 0
         self.started = 0  # no worker processes, ever
 
-    def render(self, job: RenderJob) -> tuple[bytes, float]:
-        """Render a job here and now: (image bytes, seconds)."""
+    def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
+        """Render a job here and now: (image bytes, seconds, geometry)."""
         with self.lock:
             if self.pending >= self.max_pending:
                 raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
             self.pending += 1
         try:
             started = time.perf_counter()
-            return run_job(self.plots, self.limits, job), time.perf_counter() - started
+            body, axes = run_job(self.plots, self.limits, job)
+            return body, time.perf_counter() - started, axes
         finally:
             with self.lock:
                 self.pending -= 1
@@ -1157,6 +1389,7 @@ class Rendered:
     etag: str
     seconds: float  # how long the render took
     rendered_at: float  # time.time() when it was made
+    axes: list = dataclasses.field(default_factory=list)  # axes_geometry of the picture
 
 
 class RenderCache:
@@ -1274,10 +1507,10 @@ class ImageService:
                 # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
                 pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
                 job = RenderJob(plot.name, tuple(pairs), fmt)
-                body, seconds = self.renderer.render(job)
+                body, seconds, axes = self.renderer.render(job)
                 if live:  # no inputs to key on: the picture itself says whether it changed
                     etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
-                flight.result = Rendered(key, body, etag, seconds, time.time())
+                flight.result = Rendered(key, body, etag, seconds, time.time(), axes)
                 self.cache.put(view, flight.result)
                 self.count("renders")
             except PlotFailed as error:
@@ -1393,6 +1626,13 @@ button.secondary { background: var(--surface); color: var(--accent); }
 .toolbar .status.failed { color: var(--bad); }
 .toolbar button { padding: 0.25rem 0.7rem; font-size: 0.85rem; }
 .toolbar a { color: var(--accent); }
+.canvas { position: relative; }
+.canvas img { cursor: crosshair; user-select: none; }
+#zoombox { position: absolute; border: 1px dashed var(--accent); background: rgba(36, 87, 197, 0.12); pointer-events: none; }
+.explore { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; font-size: 0.85rem; color: var(--muted); margin-top: 0.5rem; }
+.explore .coords { margin-right: auto; font-variant-numeric: tabular-nums; }
+.explore label { display: flex; gap: 0.3rem; align-items: center; }
+.explore a { color: var(--accent); }
 .placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
 pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -1414,6 +1654,213 @@ pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border
 PAGE_SCRIPT = """\
 // plotserve: refresh the plot image in place, only when it changed, without flicker.
 "use strict";
+// plotserve: explore the picture. The page learns where each Axes is in the image (the JSON
+// twin's "axes"), shows the data under the pointer, turns a dragged box into a zoom URL, and
+// asks for dark pictures when the browser prefers a dark theme. Every state is a URL: zooming,
+// resetting and the toggles navigate, so Back undoes them and any view can be shared.
+function exploreImage() {
+  const img = document.getElementById("plot");
+  if (!img) return;
+  const coords = document.getElementById("coords");
+  const box = document.getElementById("zoombox");
+  const reset = document.getElementById("reset");
+  const hint = coords.textContent;
+  const MIN_DRAG = 5;  // CSS pixels: a shorter drag along an axis leaves that axis alone
+  let geometry = [];
+
+  // Dark theme: unless the page's URL chose a theme, follow the browser's, also when it changes.
+  const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
+  if (!img.dataset.theme && darkScheme.matches) {
+    for (const key of ["src", "src2x", "narrow", "narrow2x"]) img.dataset[key] = withDarkTheme(img.dataset[key]);
+    for (const source of img.parentElement.querySelectorAll("source")) {
+      source.srcset = `${img.dataset.narrow} 1x, ${img.dataset.narrow2x} 2x`;
+    }
+    if (img.hasAttribute("src")) {  // a failed plot's page has no picture yet: nothing to ask for twice
+      img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
+      img.src = img.dataset.src;
+    }
+  }
+  if (!img.dataset.theme) darkScheme.addEventListener("change", () => location.reload());
+
+  // Geometry: fetched for the very URL shown, after every new picture (a live plot's axes move).
+  function shownUrl() {
+    return pictureUrl(img);
+  }
+  async function loadGeometry() {
+    try {
+      const response = await fetch(shownUrl().replace(/\\.png(\\?|$)/, ".json$1"), { cache: "no-store" });
+      geometry = response.ok ? (await response.json()).axes || [] : [];
+    } catch (error) {
+      geometry = [];
+    }
+    img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
+  }
+  img.addEventListener("load", loadGeometry);
+  if (img.complete && !img.hidden) loadGeometry();  // hidden: a failed plot, not to be run again for its axes
+
+  // Hover: the data coordinates under the pointer, for every Axes there (a twin adds its y2).
+  function imagePoint(event) {
+    const rect = img.getBoundingClientRect();
+    return {
+      x: (event.clientX - rect.left) * img.naturalWidth / rect.width,
+      y: (event.clientY - rect.top) * img.naturalHeight / rect.height,
+      scale: img.naturalWidth / rect.width,  // image pixels per CSS pixel
+    };
+  }
+  function axesAt(point, zoomable) {
+    return geometry.filter((axes) => axes.visible && (axes.kind === "rectilinear" || (!zoomable && axes.kind === "colorbar"))
+      && point.x >= axes.box[0] && point.x <= axes.box[2] && point.y >= axes.box[1] && point.y <= axes.box[3]);
+  }
+  img.addEventListener("mousemove", (event) => {
+    const point = imagePoint(event);
+    if (drag) showDrag(point);
+    const found = axesAt(point, false);
+    if (!found.length) { coords.textContent = hint; return; }
+    const parts = [], seen = { x: [], y: [], value: [] };
+    for (const axes of found) {
+      for (const [name, axis, f, pixels] of readings(axes, point)) {
+        const step = Math.abs(valueAt(axis, f + 1 / pixels) - valueAt(axis, f));
+        const text = formatValue(axis, valueAt(axis, f), step);
+        if (seen[name].includes(text)) continue;  // twins share an axis: say it once
+        seen[name].push(text);  // a twin's own axis is y2 (or x2)
+        parts.push(`${name}${seen[name].length > 1 ? seen[name].length : ""} = ${text}`);
+      }
+    }
+    coords.textContent = parts.join(", ");
+  });
+  img.addEventListener("mouseleave", () => { coords.textContent = hint; });
+  // A colorbar has one axis that means something: its long one, read as the colour's value.
+  function readings(axes, point) {
+    const x = ["x", axes.x, fractionX(axes, point.x), pixelsAlong(axes, "x")];
+    const y = ["y", axes.y, fractionY(axes, point.y), pixelsAlong(axes, "y")];
+    if (axes.kind !== "colorbar") return [x, y];
+    return [["value", ...(y[3] >= x[3] ? y : x).slice(1)]];  // a vertical colorbar reads along y
+  }
+
+  // Zoom: drag a box over an Axes; the page goes to its URL plus _xlim/_ylim (and _axes).
+  let drag = null;
+  img.addEventListener("mousedown", (event) => {
+    if (event.button !== 0) return;
+    const point = imagePoint(event);
+    const axes = axesAt(point, true)[0];
+    if (!axes) return;
+    event.preventDefault();
+    drag = { axes, start: point, end: point };
+  });
+  window.addEventListener("mouseup", (event) => {
+    if (!drag) return;
+    const { axes, start } = drag;
+    const end = clampToBox(axes, imagePoint(event));
+    drag = null;
+    box.hidden = true;
+    const wide = Math.abs(end.x - start.x) / end.scale >= MIN_DRAG, tall = Math.abs(end.y - start.y) / end.scale >= MIN_DRAG;
+    if (!wide && !tall) return;  // a click, not a drag
+    const params = new URLSearchParams(location.search);
+    params.delete("_form");
+    if (wide) params.set("_xlim", limitsText(axes, "x", fractionX(axes, start.x), fractionX(axes, end.x)));
+    if (tall) params.set("_ylim", limitsText(axes, "y", fractionY(axes, start.y), fractionY(axes, end.y)));
+    if (axes.index) params.set("_axes", String(axes.index)); else params.delete("_axes");
+    location.assign(`?${params}`);
+  });
+  function showDrag(point) {
+    const end = clampToBox(drag.axes, point);
+    const rect = img.getBoundingClientRect(), canvas = img.closest(".canvas").getBoundingClientRect();
+    const css = (value) => value / end.scale;
+    box.style.left = `${rect.left - canvas.left + css(Math.min(drag.start.x, end.x))}px`;
+    box.style.top = `${rect.top - canvas.top + css(Math.min(drag.start.y, end.y))}px`;
+    box.style.width = `${css(Math.abs(end.x - drag.start.x))}px`;
+    box.style.height = `${css(Math.abs(end.y - drag.start.y))}px`;
+    box.hidden = false;
+  }
+  function clampToBox(axes, point) {
+    const [left, top, right, bottom] = axes.box;
+    return { ...point, x: Math.min(Math.max(point.x, left), right), y: Math.min(Math.max(point.y, top), bottom) };
+  }
+
+  // Reset: double-click, Esc or the link goes back to the unzoomed URL; the toggles resubmit the form.
+  function resetZoom() {
+    if (reset) location.assign(reset.href);
+  }
+  img.addEventListener("dblclick", resetZoom);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.target.closest("input, select, textarea")) resetZoom();
+  });
+  for (const toggle of document.querySelectorAll(".explore input[type=checkbox]")) {
+    toggle.addEventListener("change", () => toggle.form.requestSubmit());
+  }
+}
+
+// Pixels to data: fractions of an Axes' box (0 at its left or bottom edge), through its scale.
+function fractionX(axes, x) { return (x - axes.box[0]) / (axes.box[2] - axes.box[0]); }
+function fractionY(axes, y) { return (axes.box[3] - y) / (axes.box[3] - axes.box[1]); }
+function pixelsAlong(axes, name) {
+  return name === "x" ? axes.box[2] - axes.box[0] : axes.box[3] - axes.box[1];
+}
+function scaled(axis, value) {  // data to the scale's linear space, as matplotlib's transforms do
+  if (axis.scale === "log") return Math.log(value);
+  if (axis.scale === "logit") return Math.log(value / (1 - value));
+  if (axis.scale === "symlog") {
+    const adjust = axis.linscale / (1 - 1 / axis.base), size = Math.abs(value);
+    if (size <= axis.linthresh) return value * adjust;
+    return Math.sign(value) * axis.linthresh * (adjust + Math.log(size / axis.linthresh) / Math.log(axis.base));
+  }
+  return value;
+}
+function unscaled(axis, value) {
+  if (axis.scale === "log") return Math.exp(value);
+  if (axis.scale === "logit") return 1 / (1 + Math.exp(-value));
+  if (axis.scale === "symlog") {
+    const adjust = axis.linscale / (1 - 1 / axis.base), size = Math.abs(value);
+    if (size <= axis.linthresh * adjust) return value / adjust;
+    return Math.sign(value) * axis.linthresh * Math.pow(axis.base, size / axis.linthresh - adjust);
+  }
+  return value;
+}
+function valueAt(axis, fraction) {
+  const [low, high] = axis.limits.map((limit) => scaled(axis, limit));
+  return unscaled(axis, low + fraction * (high - low));
+}
+// A date axis counts days (matplotlib's numbers); its two ISO limits say which days.
+function dateAt(axis, value) {
+  const [low, high] = axis.dates.map(Date.parse);
+  return new Date(low + (value - axis.limits[0]) / (axis.limits[1] - axis.limits[0]) * (high - low));
+}
+// As many digits as one pixel resolves: x = 37.2, y = 0.812; dates to the day, minute or second.
+function formatValue(axis, value, step) {
+  if (axis.scale === "date") {
+    const text = dateAt(axis, value).toISOString();  // step is in days
+    if (step >= 0.5) return text.slice(0, 10);
+    return `${text.slice(0, 10)} ${text.slice(11, step >= 1 / 1440 ? 16 : 19)}`;
+  }
+  if (!Number.isFinite(value) || value === 0) return String(value);
+  const digits = Math.floor(Math.log10(Math.abs(value))) - Math.floor(Math.log10(step || Math.abs(value) * 1e-6)) + 1;
+  return String(Number(value.toPrecision(Math.min(Math.max(digits, 1), 12))));
+}
+// LO,HI of a zoom, low first even on an inverted axis (an image's y), to a pixel's precision.
+function limitsText(axes, name, from, to) {
+  const axis = axes[name], step = 1 / pixelsAlong(axes, name);
+  const ends = [from, to].map((f) => ({ value: valueAt(axis, f), step: Math.abs(valueAt(axis, f + step) - valueAt(axis, f)) }));
+  ends.sort((a, b) => a.value - b.value);
+  return ends.map(({ value, step }) => {
+    if (axis.scale === "date") return dateAt(axis, value).toISOString().slice(0, 19);
+    return formatValue(axis, value, step);
+  }).join(",");
+}
+function withDarkTheme(url) {
+  return url && `${url}${url.includes("?") ? "&" : "?"}_theme=dark`;
+}
+// The picture the page shows and keeps fresh, as the browser picks it from <source> and srcset:
+// drawn narrow on a narrow screen, at twice the dpi on a sharp one.
+function pictureUrl(img) {
+  const sharp = window.devicePixelRatio > 1;
+  if (img.dataset.narrow && window.matchMedia(img.dataset.narrowMedia).matches) {
+    return (sharp && img.dataset.narrow2x) || img.dataset.narrow;
+  }
+  return (sharp && img.dataset.src2x) || img.dataset.src;
+}
+
+exploreImage();
+
 (function () {
   for (const range of document.querySelectorAll("input[type=range]")) {
     const output = document.querySelector(`output[for="${range.id}"]`);
@@ -1425,7 +1872,7 @@ PAGE_SCRIPT = """\
   const toggle = document.getElementById("pause");
   const copy = document.getElementById("copy-link");
   const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
-  const url = pictureUrl();
+  const url = pictureUrl(img);
   const density = pictureDensity(url);
   let etag = img.dataset.etag || null;
   let paused = false, timer = null, shownUrl = null, busy = false;
@@ -1434,16 +1881,6 @@ PAGE_SCRIPT = """\
   let updated = Number(img.dataset.renderedAt) || null, renderMs = img.dataset.renderMs || null;
   let failed = img.hidden, unreachable = false, nextAt = null;
 
-  // The picture to keep fresh: the one the browser chose (narrow screen, sharp display), or,
-  // where the page came without one because the plot had failed, the one it would have chosen.
-  function pictureUrl() {
-    if (img.currentSrc) return img.currentSrc;
-    const sharp = window.devicePixelRatio > 1;
-    if (img.dataset.narrow && window.matchMedia(img.dataset.narrowMedia).matches) {
-      return (sharp && img.dataset.narrow2x) || img.dataset.narrow;
-    }
-    return (sharp && img.dataset.src2x) || img.dataset.src;
-  }
   // How many pixels of the refreshed picture make one CSS pixel: the 2x ones are drawn at twice the dpi.
   function pictureDensity(shown) {
     const same = (a, b) => Boolean(a && b) && new URL(a, document.baseURI).href === new URL(b, document.baseURI).href;
@@ -1515,7 +1952,7 @@ PAGE_SCRIPT = """\
     headline.className = "headline";
     headline.textContent = message;
     box.append(headline);
-    img.parentElement.before(box);
+    img.closest(".canvas").before(box);
   }
   function clearFailure() {
     failed = false;
@@ -1650,7 +2087,7 @@ PLOT_BODY = """\
 <p class="summary">{summary}</p>
 {description}
 <div class="layout">
-<form method="get" action="{name}" novalidate>
+<form id="plot-form" method="get" action="{name}" novalidate>
 <input type="hidden" name="_form" value="1">
 {problem}
 {fields}
@@ -1667,14 +2104,23 @@ max="{max_refresh}" step="1"> s</label>
 """
 
 FIGURE = """\
-{failure}<picture>{narrow_source}<img id="plot"{sources} width="{width}" height="{height}" alt="{alt}"{hidden} \
+{failure}<div class="canvas"><picture>{narrow_source}<img id="plot"{sources} width="{width}" height="{height}" alt="{alt}"{hidden} \
 data-src="{src}" data-src2x="{src2x}" data-narrow="{narrow}" data-narrow2x="{narrow2x}" data-narrow-media="{narrow_media}" \
-data-etag="{etag}" data-refresh="{refresh}" data-rendered-at="{rendered_at}" data-render-ms="{render_ms}"></picture>
+data-etag="{etag}" data-refresh="{refresh}" data-rendered-at="{rendered_at}" data-render-ms="{render_ms}" data-theme="{theme}" \
+draggable="false"></picture><div id="zoombox" hidden></div></div>
+{explore}
 <div class="toolbar">
 <span id="status" class="status{status_class}" aria-live="polite">{status}</span>
 <button type="button" class="secondary" id="pause" title="Stop or restart the updates (key: p)">Pause</button>
 <button type="button" class="secondary" id="copy-link" title="Copy the link to this view">Copy link</button>
 <span class="downloads">download {downloads}</span>
+</div>
+"""
+
+EXPLORE = """\
+<div class="explore">
+<span id="coords" class="coords" aria-live="polite">{hint}</span>
+{toggles}{kept}{reset}
 </div>
 """
 
@@ -1718,7 +2164,12 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
             thumbnail = '<div class="noimage">needs parameters</div>'
         else:
             query = urllib.parse.urlencode({WIDTH: 4, HEIGHT: 2.5, DPI: 80})
-            thumbnail = f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
+            dark = urllib.parse.urlencode({THEME: "dark", WIDTH: 4, HEIGHT: 2.5, DPI: 80})
+            # A browser that prefers dark gets dark thumbnails, as the plot page gets dark pictures.
+            thumbnail = (
+                f'<picture><source media="(prefers-color-scheme: dark)" srcset="{e(plot.name)}.png?{e(dark)}">'
+                f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}"></picture>'
+            )
         cards.append(
             CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )
@@ -1812,6 +2263,29 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
     return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
 
 
+def _explore_bar(plot: Plot, request: Request) -> str:
+    """Under the image: the data under the pointer, the toggles, and the way back from a zoom.
+
+    The toggles and the zoom belong to the form (``form=``), so that submitting it keeps the view.
+    """
+    view = request.view
+    toggles = "".join(
+        f'<label><input type="checkbox" name="{name}" value="true" form="plot-form"{" checked" if on else ""}> {label}</label>'
+        for name, label, on in ((LOGX, "log x", view.logx), (LOGY, "log y", view.logy), (GRID, "grid", view.grid))
+    )
+    kept = "".join(
+        f'<input type="hidden" name="{name}" value="{e(value)}" form="plot-form">'
+        for name, value in view.pairs(image=False)
+        if name in (XLIM, YLIM, AXES, THEME)
+    )
+    reset, hint = "", "drag a box to zoom"
+    if view.xlim or view.ylim:
+        unzoomed = dataclasses.replace(request, view=dataclasses.replace(view, xlim=None, ylim=None, axes=0))
+        reset = f'<a id="reset" href="{e(_with_query(plot.name, unzoomed.canonical_query(plot)))}">Reset zoom</a>'
+        hint = "zoomed: double-click or Esc to reset"
+    return EXPLORE.format(hint=hint, toggles=toggles, kept=kept, reset=reset)
+
+
 NARROW_INCHES = 3.6  # a phone's width at 100 dpi, less the page's margins
 NARROW_MEDIA = "(max-width: 600px)"
 
@@ -1884,13 +2358,17 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
         render_ms="" if failed else f"{rendered.seconds * 1000:.0f}",
         status=e(_status_text(request, None if failed else rendered)),
         status_class=" failed" if failed else "",
+        theme=e(request.view.theme),
+        explore=_explore_bar(plot, request),
         downloads=downloads,
     )
 
 
 def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> bytes:
     """A plot's page: the form, and the live image (or what stops it from being drawn)."""
-    problems = [message for field, message in request.errors.items() if field not in {p.name for p in plot.params}]
+    # Errors about plotserve's own options (_xlim, _refresh, ...) name the option: it has no field.
+    names = {param.name for param in plot.params}
+    problems = [f"{field}: {message}" if field else message for field, message in request.errors.items() if field not in names]
     problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
     fields = "\n".join(_field(param, request, limits) for param in plot.params) or '<p class="help">This plot takes no parameters.</p>'
     head = ""
@@ -1933,8 +2411,9 @@ def _shown_value(value, data_dir: pathlib.Path):
     return _json_value(value)
 
 
-def plot_json(plot: Plot, request: Request, limits: Limits) -> dict:
-    """A plot's JSON twin: its parameters and the values the query resolves to."""
+def plot_json(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None = None, failure: PlotFailed | None = None) -> dict:
+    """A plot's JSON twin: its parameters, the values the query resolves to, and where each Axes
+    is in the view's PNG (``axes_geometry``; empty when it was not drawn)."""
     data = plot.describe()
     data_dir = limits.data_dir.resolve()
     data["values"] = {name: _shown_value(value, data_dir) for name, value in request.values.items()}
@@ -1942,6 +2421,9 @@ def plot_json(plot: Plot, request: Request, limits: Limits) -> dict:
     data["missing"] = list(request.missing)
     query = request.canonical_query(plot, image=True)
     data["image"] = _with_query(f"{plot.name}.png", query)
+    data["axes"] = rendered.axes if rendered is not None else []
+    if failure is not None:
+        data["render_error"] = str(failure)
     return data
 
 
@@ -2157,7 +2639,14 @@ class PlotApp:
         return Response(200, plot_page(plot, view, self.limits, rendered, None))
 
     def _plot_json(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
-        return _json_response(plot_json(plot, view, self.limits), view.status)
+        """The JSON twin, with its view's geometry: the PNG's render, from the cache when it is there."""
+        rendered = failure = None
+        if not view.errors and not view.missing:
+            try:
+                rendered = self.images.get(plot, view, "png")
+            except PlotFailed as error:
+                failure = error
+        return _json_response(plot_json(plot, view, self.limits, rendered, failure), view.status)
 
     def _image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
         content_type = IMAGE_FORMATS[fmt]

@@ -86,7 +86,7 @@ def test_at_phone_width_the_picture_comes_first_drawn_for_the_screen(context_of,
     )
     assert smallest >= 12
     # The refresh keeps asking for the narrow picture.
-    with page.expect_request(lambda request: request.resource_type == "fetch", timeout=WAIT) as fetched:
+    with page.expect_request(lambda request: request.resource_type == "fetch" and ".png" in request.url, timeout=WAIT) as fetched:
         page.keyboard.press("r")
     assert fetched.value.url == shown
     page.wait_for_timeout(200)
@@ -414,15 +414,20 @@ def test_copy_link_without_the_clipboard_api_copies_by_hand(context_of, examples
     assert page.errors == []
 
 
+def is_picture_fetch(request) -> bool:
+    """A check for a new picture (not the hover's geometry, which is JSON)."""
+    return request.resource_type == "fetch" and ".png" in request.url
+
+
 def test_keys_r_refreshes_and_p_pauses_but_not_while_typing(context_of, live):
     client, _ = live
     page = context_of(viewport=DESKTOP)
     fetches = []
-    page.on("request", lambda request: fetches.append(request.url) if request.resource_type == "fetch" else None)
+    page.on("request", lambda request: fetches.append(request.url) if is_picture_fetch(request) else None)
     page.goto(client.url + "/training?_refresh=600")
     page.wait_for_function(IMAGE_SHOWN, timeout=WAIT)
     assert fetches == []
-    with page.expect_request(lambda request: request.resource_type == "fetch", timeout=WAIT):
+    with page.expect_request(is_picture_fetch, timeout=WAIT):
         page.keyboard.press("r")
     page.wait_for_function("() => /next check in \\d+ s$/.test(document.getElementById('status').textContent)", timeout=WAIT)
     # Typed into a field, r and p are letters, not commands.
@@ -436,10 +441,10 @@ def test_keys_r_refreshes_and_p_pauses_but_not_while_typing(context_of, live):
     page.locator("h1").click()
     page.keyboard.press("p")
     assert page.inner_text("#pause") == "Resume" and page.inner_text("#status").endswith(" · paused")
-    with page.expect_request(lambda request: request.resource_type == "fetch", timeout=WAIT):
+    with page.expect_request(is_picture_fetch, timeout=WAIT):
         page.keyboard.press("r")
     page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')", timeout=WAIT)
-    with page.expect_request(lambda request: request.resource_type == "fetch", timeout=WAIT):
+    with page.expect_request(is_picture_fetch, timeout=WAIT):
         page.keyboard.press("p")
     assert page.inner_text("#pause") == "Pause"
     assert len(fetches) == 3
