@@ -93,6 +93,24 @@ def test_at_phone_width_the_picture_comes_first_drawn_for_the_screen(context_of,
     assert page.errors == []
 
 
+def test_at_phone_width_in_the_dark_the_picture_and_its_axes_are_the_narrow_dark_ones(context_of, live):
+    client, _ = live
+    page = context_of(viewport=PHONE, device_scale_factor=1, color_scheme="dark")
+    geometry = []
+    page.on("request", lambda request: geometry.append(request.url) if "/training.json" in request.url else None)
+    page.goto(client.url + "/training")
+    page.wait_for_function(IMAGE_SHOWN, timeout=WAIT)
+    page.wait_for_function("() => document.getElementById('plot').currentSrc.includes('_theme=dark')", timeout=WAIT)
+    shown = page.evaluate("document.getElementById('plot').currentSrc")
+    assert "_width=3.6" in shown
+    page.wait_for_function("() => document.getElementById('plot').dataset.axes !== undefined", timeout=WAIT)
+    assert geometry and all("_width=3.6" in url and "_theme=dark" in url for url in geometry)  # the hover reads this picture
+    with page.expect_request(lambda request: request.resource_type == "fetch" and ".png" in request.url, timeout=WAIT) as fetched:
+        page.keyboard.press("r")
+    assert fetched.value.url == shown
+    assert page.errors == []
+
+
 def test_at_desktop_width_the_form_is_beside_the_picture(context_of, live):
     client, _ = live
     page = context_of(viewport=DESKTOP)
