@@ -1620,6 +1620,8 @@ button.secondary { background: var(--surface); color: var(--accent); }
 .figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; background: #fff; }
 .figure img.stale { opacity: 0.45; }
 .figure img[hidden] { display: none; }
+/* While the plot fails there is nothing to explore or download; both come back with the picture. */
+.failure ~ .explore, .failure ~ .toolbar .downloads { display: none; }
 .toolbar { display: flex; flex-wrap: wrap; gap: 0.6rem 0.8rem; align-items: center; font-size: 0.85rem;
         color: var(--muted); border-top: 1px solid var(--line); margin-top: 0.6rem; padding-top: 0.6rem; }
 .toolbar .status { margin-right: auto; font-variant-numeric: tabular-nums; }

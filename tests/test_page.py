@@ -211,6 +211,7 @@ def test_a_failing_plot_says_so_once(context_of, tmp_path):
         assert page.locator("#plot").is_hidden()
         assert page.inner_text("#status").startswith("plot failed · next check in")
         assert images == []  # the failing plot is not run a second time for an error picture
+        assert page.locator(".explore").is_hidden() and page.locator(".downloads").is_hidden()  # nothing to explore yet
         assert page.errors == []
 
 
@@ -229,8 +230,10 @@ def test_a_plot_that_starts_failing_says_so_once_and_recovers(context_of, live):
     assert "stale" in page.get_attribute("#plot", "class")  # the last good picture, dimmed ...
     assert page.evaluate("document.getElementById('plot').src") == good  # ... not an error picture
     training.write_training_log(log, rows=40)
+    assert page.locator(".explore").is_hidden()
     page.wait_for_selector("#failure", state="detached", timeout=WAIT)
     assert STATUS.fullmatch(page.inner_text("#status"))
+    assert page.locator(".explore").is_visible() and page.locator(".downloads").is_visible()
     assert "stale" not in (page.get_attribute("#plot", "class") or "")
     assert page.errors == []
 
