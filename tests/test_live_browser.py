@@ -141,7 +141,7 @@ def test_refresh_is_conditional_and_pause_stops_it(page, server):
 
     page.click("#pause")
     assert page.inner_text("#pause") == "Resume"
-    assert page.inner_text("#status").endswith(" · paused")
+    page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')")  # after a check under way
     page.wait_for_timeout(300)  # a request already under way may still finish
     count = len(requests)
     page.wait_for_timeout(3_000)  # three refresh periods

@@ -275,6 +275,7 @@ def test_the_status_line_keeps_one_clock_and_one_format(context_of, live):
     assert STATUS.fullmatch(page.inner_text("#status"))
     # Paused, it says so; resumed, it says when it checks again.
     page.click("#pause")
+    page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')", timeout=WAIT)
     assert re.fullmatch(r"updated \d\d:\d\d:\d\d · rendered in \d+ ms · paused", page.inner_text("#status"))
     page.click("#pause")
     page.wait_for_function("() => /next check in \\d+ s$/.test(document.getElementById('status').textContent)", timeout=WAIT)
@@ -461,9 +462,11 @@ def test_keys_r_refreshes_and_p_pauses_but_not_while_typing(context_of, live):
     # p pauses and resumes; r still checks once while paused; Ctrl+R is left to the browser.
     page.locator("h1").click()
     page.keyboard.press("p")
-    assert page.inner_text("#pause") == "Resume" and page.inner_text("#status").endswith(" · paused")
-    with page.expect_request(is_picture_fetch, timeout=WAIT):
+    assert page.inner_text("#pause") == "Resume"
+    page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')", timeout=WAIT)
+    with page.expect_response(lambda response: is_picture_fetch(response.request), timeout=WAIT):
         page.keyboard.press("r")
+    # Checked, and still paused (while the check is under way the line says "checking now").
     page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')", timeout=WAIT)
     with page.expect_request(is_picture_fetch, timeout=WAIT):
         page.keyboard.press("p")
