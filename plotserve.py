@@ -2509,8 +2509,9 @@ PANEL = """\
 </figure>"""
 
 PANEL_PICTURE = """\
-<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="" data-refresh="{refresh}">
+<picture>{narrow_source}<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-narrow="{narrow}" data-narrow2x="{narrow2x}" data-narrow-media="{narrow_media}" \
+data-etag="" data-refresh="{refresh}"></picture>
 <div class="toolbar"><span class="status">next check in {refresh} s</span>\
 <button type="button" class="secondary pause">Pause</button></div>"""
 
@@ -2695,6 +2696,21 @@ def _image_url(plot: Plot, request: Request, limits: Limits, **size) -> str:
     return _with_query(f"{plot.name}.png", view.canonical_query(plot, image=True))
 
 
+def _narrow_urls(plot: Plot, request: Request, limits: Limits) -> tuple[str, str]:
+    """(1x, 2x) URLs of the view drawn for a phone, or ("", "") where it is narrow already."""
+    if request.width <= NARROW_INCHES:
+        return "", ""
+    # In proportion, but no flatter than 4:3: a phone has height to spare, and a flat plot's axes vanish.
+    height = round(min(request.height, max(request.height * NARROW_INCHES / request.width, NARROW_INCHES * 0.75)), 2)
+    narrow = _image_url(plot, request, limits, width=NARROW_INCHES, height=height)
+    return narrow, _image_url(plot, request, limits, width=NARROW_INCHES, height=height, dpi=request.dpi * 2) or narrow
+
+
+def _narrow_source(narrow: str, narrow2x: str) -> str:
+    """The <source> a <picture> takes on a narrow screen."""
+    return f'<source media="{NARROW_MEDIA}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">' if narrow else ""
+
+
 def _status_text(request: Request, rendered: Rendered | None) -> str:
     """The status line as the page is sent; the script keeps it up to date in the same words."""
     if rendered is None:
@@ -2712,19 +2728,14 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
     query = request.canonical_query(plot, image=True)
     src = _with_query(f"{plot.name}.png", query)
     src2x = _image_url(plot, request, limits, dpi=request.dpi * 2) or src
-    narrow = narrow2x = ""
-    if request.width > NARROW_INCHES:
-        # In proportion, but no flatter than 4:3: a phone has height to spare, and a flat plot's axes vanish.
-        height = round(min(request.height, max(request.height * NARROW_INCHES / request.width, NARROW_INCHES * 0.75)), 2)
-        narrow = _image_url(plot, request, limits, width=NARROW_INCHES, height=height)
-        narrow2x = _image_url(plot, request, limits, width=NARROW_INCHES, height=height, dpi=request.dpi * 2) or narrow
+    narrow, narrow2x = _narrow_urls(plot, request, limits)
     size = png_size(rendered.body) if rendered is not None else None
     width, height = size or (int(request.width * request.dpi), int(request.height * request.dpi))
     # A failed plot has no picture to show: the <img> waits, hidden and empty (no second run of
     # a failing plot), and the script fills it once the plot draws again.
     failed = failure is not None
     sources = "" if failed else f' src="{e(src)}" srcset="{e(src)} 1x, {e(src2x)} 2x"'
-    narrow_source = "" if failed or not narrow else f'<source media="{NARROW_MEDIA}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">'
+    narrow_source = "" if failed else _narrow_source(narrow, narrow2x)
     failure_html = ""
     if failed:
         # The traceback ends with the message the headline already says: the frames, then, once.
@@ -2822,7 +2833,12 @@ def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
     sharp = dataclasses.replace(request, dpi=request.dpi * 2)
     fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
     src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
+    narrow, narrow2x = _narrow_urls(plot, request, limits)  # on a phone, a picture drawn for it, as on the view's page
     picture = PANEL_PICTURE.format(
+        narrow_source=_narrow_source(narrow, narrow2x),
+        narrow=e(narrow),
+        narrow2x=e(narrow2x),
+        narrow_media=e(NARROW_MEDIA),
         src=e(src),
         src2x=e(src2x),
         width=int(request.width * request.dpi),

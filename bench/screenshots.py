@@ -25,13 +25,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-b
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 SCHEMES = ("light", "dark")
 # (name, path): the index, a plot drawn at the default size, one with its own figure size,
-# a form with many kinds of field, and a plot that fails.
+# a form with many kinds of field, a plot that fails, and three pictures side by side.
 PAGES = [
     ("index", "/"),
     ("training", "/training"),
     ("heatmap", "/heatmap"),
     ("histogram", "/histogram?seed="),
     ("failing", "/training?log=broken.csv"),
+    ("compare", "/training?_compare=smooth&smooth=1&smooth=5&smooth=20"),
 ]
 
 

@@ -111,6 +111,27 @@ def test_at_phone_width_in_the_dark_the_picture_and_its_axes_are_the_narrow_dark
     assert page.errors == []
 
 
+def test_at_phone_width_side_by_side_pictures_are_drawn_for_the_screen(context_of, live):
+    client, _ = live
+    page = context_of(viewport=PHONE, device_scale_factor=1)
+    page.goto(client.url + "/training?_compare=smooth&smooth=1&smooth=5")
+    page.wait_for_function("() => [...document.querySelectorAll('img[data-src]')].every(i => i.complete && i.naturalWidth > 0)")
+    shown = page.eval_on_selector_all("img[data-src]", "all => all.map(i => i.currentSrc)")
+    assert len(shown) == 2 and all("_width=3.6&_height=2.7" in url for url in shown)
+    assert page.eval_on_selector_all("img[data-src]", "all => all.map(i => i.getAttribute('data-src'))") == [
+        "training.png",
+        "training.png?smooth=5",
+    ]  # each panel is still the plot's own URL for its value; the phone's picture is an alternative
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if request.resource_type == "fetch" else None)
+    with page.expect_response(lambda response: response.request.resource_type == "fetch", timeout=WAIT):
+        page.keyboard.press("r")  # every live picture checks now
+    checked = "() => [...document.querySelectorAll('.panel .status')].every(s => /^updated .* · next check in \\d+ s$/.test(s.textContent))"
+    page.wait_for_function(checked, timeout=WAIT)
+    assert sorted(fetched) == sorted(shown)
+    assert page.errors == []
+
+
 def test_at_desktop_width_the_form_is_beside_the_picture(context_of, live):
     client, _ = live
     page = context_of(viewport=DESKTOP)
