@@ -2186,7 +2186,7 @@ STYLESHEET = """\
 :root { --ink: #1d2430; --muted: #5d6878; --line: #d8dde5; --accent: #2457c5; --bad: #b00020; --bad-paper: #fff5f5;
         --paper: #f6f7f9; --surface: #fff; --bar: #1d2430; --code: #1d2430; color-scheme: light dark;
         font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); }
-/* The browser's dark mode gets a dark page (the pictures are drawn light unless asked otherwise). */
+/* The browser's dark mode gets a dark page; the script asks for dark pictures to go with it (_theme=dark). */
 @media (prefers-color-scheme: dark) {
   :root { --ink: #e4e8ee; --muted: #9aa5b4; --line: #343c49; --accent: #7ea6ff; --bad: #ff8a80; --bad-paper: #3a2024;
           --paper: #14181e; --surface: #1d232b; --bar: #0b0e12; --code: #0b0e12; }
