@@ -551,3 +551,17 @@ def test_one_client_flooding_renders_leaves_room_for_another():
         # While the other client wanted a place, the flood was held to half the queue of 4, not all of it.
         held = [int(match.group(1)) for _, error in flood if (match := re.search(r"this client has (\d+) renders", error))]
         assert held and min(held) < 4, collections.Counter(held)
+
+
+def test_the_page_says_when_it_shows_the_last_picture_of_a_busy_server(page):
+    with running_server(SEC_FAULTS, workers=1, max_pending=1, timeout=30) as client:
+        wait_for_workers(client, 1)
+        page.goto(f"{client.url}/ok?view={unique()}&_refresh=1")  # a live view, checked every second
+        page.wait_for_function("() => document.querySelector('#status').textContent.includes('updated')", timeout=30_000)
+        busy = threading.Thread(target=_get_from, args=(client.port, f"/slow.png?seconds=8&n={unique()}", "127.0.0.2"), daemon=True)
+        busy.start()  # another client's render takes the only place in the queue
+        page.wait_for_function("() => document.querySelector('#status').textContent.includes('server busy')", timeout=15_000)
+        assert page.evaluate("document.getElementById('plot').naturalWidth") == 800  # the last picture stays
+        busy.join(30)
+        page.wait_for_function("() => !document.querySelector('#status').textContent.includes('server busy')", timeout=15_000)
+        assert page.errors == []
