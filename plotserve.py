@@ -62,6 +62,7 @@ import webbrowser
 
 try:
     import matplotlib
+    import numpy
 except ModuleNotFoundError as missing:  # double-clicked, or run with another Python than the one it was installed for
     if __name__ == "__main__":
         sys.exit(
@@ -71,8 +72,9 @@ except ModuleNotFoundError as missing:  # double-clicked, or run with another Py
 
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from a server
 
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+import matplotlib.colors
+import matplotlib.units
+from matplotlib.figure import Figure, FigureBase
 
 __version__ = "0.1.0"
 
@@ -807,21 +809,48 @@ class Overloaded(PlotFailed):
 
 
 def _pyplot():
-    """pyplot if some plot has imported it, else None: plotserve itself never needs it."""
+    """pyplot if some plot has imported it, else None: plots that never use it never load it."""
     return sys.modules.get("matplotlib.pyplot")
 
 
+def _root_figure(obj) -> Figure | None:
+    """The top figure ``obj`` draws on: itself, the figure of a SubFigure, an Axes, an artist or a
+    seaborn grid (``.figure``, or ``.fig`` on older grids); None if it holds none."""
+    for candidate in (obj, getattr(obj, "figure", None), getattr(obj, "fig", None)):
+        while isinstance(candidate, FigureBase) and not isinstance(candidate, Figure):
+            candidate = candidate.figure  # a SubFigure: its figure is the one to draw
+        if isinstance(candidate, Figure):
+            return candidate
+    return None
+
+
+def _figure_in(result) -> Figure | None:
+    """The figure a plot's result holds, also inside an array, list or tuple of them
+    (``plt.subplots(2, 2)``'s axes, ``df.hist()``, a ``(fig, ax)`` pair)."""
+    if isinstance(result, (list, tuple, numpy.ndarray)):
+        items = result.flat if isinstance(result, numpy.ndarray) else result
+        return next((figure for item in items if (figure := _figure_in(item)) is not None), None)
+    return _root_figure(result)
+
+
 def _figure_of(plot: Plot, result, given: Figure | None) -> Figure:
-    if isinstance(result, Figure):
-        return result
-    if isinstance(result, Axes):
-        return result.figure
-    if given is not None:
-        return given
+    """The figure to save for what a plot returned, as ``savefig`` by hand would see it."""
     pyplot = _pyplot()
-    if pyplot is not None and (result is None or result is pyplot):
-        return pyplot.gcf()
-    raise TypeError(f"plot_{plot.name} returned {type(result).__name__}: return a Figure, an Axes or pyplot, or take a fig or ax parameter")
+    if result is None or (pyplot is not None and result is pyplot):
+        # What plt.savefig() saves: pyplot's current figure. That is the given one unless the plot
+        # drew on a new one (a seaborn figure-level function ignores the ax it is given).
+        if pyplot is not None and (given is None or pyplot.get_fignums()):
+            return pyplot.gcf()
+        if given is not None:
+            return given
+    elif (figure := _figure_in(result)) is not None:
+        return figure
+    elif given is not None:
+        return given
+    raise TypeError(
+        f"plot_{plot.name} returned {type(result).__name__}: return a Figure, Axes, SubFigure, axes array, "
+        "seaborn grid or pyplot, or take a fig or ax parameter"
+    )
 
 
 def _short_traceback(error: BaseException) -> str:
@@ -832,16 +861,88 @@ def _short_traceback(error: BaseException) -> str:
     return "".join(lines + traceback.format_exception_only(type(error), error))
 
 
+@dataclasses.dataclass
+class _GlobalState:
+    """matplotlib state outside rcParams that plot code rewrites: seaborn's ``set_theme()`` and
+    ``set_color_codes()`` change what "r" and "k" mean, plots register colormaps and units
+    converters, pandas has its own plot options (``x_compat``)."""
+
+    colors: dict
+    colormaps: dict
+    units: dict
+    pandas_options: dict | None
+
+    @classmethod
+    def now(cls) -> "_GlobalState":
+        plotting = sys.modules.get("pandas.plotting")
+        return cls(
+            dict(matplotlib.colors.ColorConverter.colors),
+            dict(_colormap_table()),
+            dict(matplotlib.units.registry),
+            dict(plotting.plot_params) if plotting is not None else None,
+        )
+
+    def restore(self, modules_before: set[str]) -> None:
+        """Put back what a render changed; a comparison of a few dicts when nothing did."""
+        colors = matplotlib.colors.ColorConverter.colors
+        if colors != self.colors:
+            dict.clear(colors)
+            dict.update(colors, self.colors)
+            colors.cache.clear()  # colour lookups are memoised: forget the rewritten letters
+        table = _colormap_table()
+        if table != self.colormaps:
+            # A map the plot registered goes, or its next render could not register it again; one
+            # that a module imported during the render registered (seaborn's "rocket") stays, as
+            # that module will not be imported again to register it.
+            imported = [sys.modules[name] for name in sys.modules.keys() - modules_before]
+            kept = {
+                name: colormap
+                for name, colormap in table.items()
+                if name not in self.colormaps
+                and any(isinstance(getattr(module, name, None), matplotlib.colors.Colormap) for module in imported)
+            }
+            self.colormaps.update(kept)
+            table.clear()
+            table.update(self.colormaps)
+        if dict(matplotlib.units.registry) != self.units:
+            dict.clear(matplotlib.units.registry)
+            dict.update(matplotlib.units.registry, self.units)
+        plotting = sys.modules.get("pandas.plotting")
+        if plotting is not None and dict(plotting.plot_params) != self.pandas_options:
+            if self.pandas_options is None:  # pandas was first imported by a render: its defaults
+                plotting.plot_params.reset()
+            else:
+                dict.clear(plotting.plot_params)
+                dict.update(plotting.plot_params, self.pandas_options)
+
+
+def _colormap_table() -> dict:
+    # The registry's own dict: its public lookups hand out copies, which cannot tell a map replaced.
+    return matplotlib.colormaps._cmaps
+
+
+_pristine: _GlobalState | None = None  # taken at the first render, once the plots' modules are imported
+
+
 def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int) -> bytes:
-    """Draw a plot into an image in memory (``fmt``: png, svg or pdf); raise PlotFailed."""
+    """Draw a plot into an image in memory (``fmt``: png, svg or pdf); raise PlotFailed.
+
+    Every render starts from the same matplotlib state, whatever the renders before it changed.
+    """
+    global _pristine
     with _render_lock, matplotlib.rc_context({"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}):
+        if _pristine is None:
+            _pristine = _GlobalState.now()
         pyplot = _pyplot()
         before = set(pyplot.get_fignums()) if pyplot else set()
+        modules_before = set(sys.modules)
         try:
             kwargs = dict(values)
             given = None
             if plot.takes_fig or plot.takes_ax:
-                given = Figure(figsize=(width, height), dpi=dpi)
+                # Made through pyplot, as plt.subplots() would: plt.title(), plt.colorbar() and
+                # plt.gca() inside the plot land on it (pyplot loads once, in ~20 ms).
+                given = importlib.import_module("matplotlib.pyplot").figure(figsize=(width, height), dpi=dpi)
                 if plot.takes_fig:
                     kwargs["fig"] = given
                 if plot.takes_ax:
@@ -865,6 +966,7 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
             if pyplot is not None:
                 for number in set(pyplot.get_fignums()) - before:
                     pyplot.close(number)
+            _pristine.restore(modules_before)
 
 
 # No dates or versions in the files: the same view gives the same bytes, so ETags hold.
