@@ -88,19 +88,18 @@ def test_corpus_is_real_code_from_the_three_sources(corpus, direct):
     assert sorted(direct) == sorted(corpus)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_serial_renders_are_identical_to_savefig(server, direct, seed):
-    """One request after another, in a shuffled order: every picture as drawn by hand."""
-    if server.server.renderer.alive() == 0 and seed == 2:
-        pytest.skip("in-process: one shuffled order here, the concurrent test gives another")
+def test_serial_renders_are_identical_to_savefig(server, direct):
+    """One request after another, in a shuffled order (one per mode): every picture as drawn by hand."""
+    seed = 1 if server.server.renderer.alive() else 2
     failures = [failure for name in _shuffled(direct, seed) if (failure := _differences(server, direct, name))]
     assert not failures, failures
 
 
 def test_concurrent_renders_are_identical_to_savefig(server, direct):
-    """8 clients at once, in another shuffled order: every picture as drawn by hand."""
+    """8 clients at once, in another shuffled order (one per mode): every picture as drawn by hand."""
+    seed = 3 if server.server.renderer.alive() else 4
     with concurrent.futures.ThreadPoolExecutor(8) as clients:
-        results = clients.map(lambda name: _differences(server, direct, name), _shuffled(direct, 3))
+        results = clients.map(lambda name: _differences(server, direct, name), _shuffled(direct, seed))
         failures = [failure for failure in results if failure]
     assert not failures, failures
 
@@ -144,3 +143,25 @@ def test_what_holds_no_figure_is_refused(tmp_path):
             answer = client.get(f"/{name}")
             assert answer.status == 500
             assert f"plot_{name} returned {kind}: return a Figure" in answer.text
+
+
+@pytest.mark.parametrize("workers", [1, 0], ids=["worker", "inprocess"])
+def test_colormaps_a_lazy_import_registers_stay(tmp_path, workers):
+    """A module imported inside a plot registers its colormaps once per process (as seaborn does):
+    they stay after the render, while one the plot registers itself goes (test above)."""
+    (tmp_path / f"fidelity_lazy_maps_{workers}.py").write_text(
+        "import matplotlib as mpl\nfrom matplotlib.colors import ListedColormap\n\n"
+        f"fidelity_lazy_map_{workers} = ListedColormap(['r', 'b'], name='fidelity_lazy_map_{workers}')\n"
+        f"mpl.colormaps.register(fidelity_lazy_map_{workers})\n"
+    )
+    source = tmp_path / "lazy.py"
+    source.write_text(
+        "def plot_lazy():\n"
+        f"    import fidelity_lazy_maps_{workers}  # noqa: F401\n"
+        "    import matplotlib.pyplot as plt\n\n"
+        f"    return plt.imshow([[0, 1]], cmap='fidelity_lazy_map_{workers}')\n"
+    )
+    with running_server(str(source), workers=workers, cache_mb=0) as client:
+        first, second = client.get("/lazy.png"), client.get("/lazy.png")
+        assert (first.status, second.status) == (200, 200), second.body[:300]
+        assert pixels(first.body).tolist() == pixels(second.body).tolist()
