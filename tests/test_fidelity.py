@@ -105,7 +105,7 @@ def test_concurrent_renders_are_identical_to_savefig(server, direct):
 
 
 RED, BLUE, BLACK = (255, 0, 0, 255), (31, 119, 180, 255), (0, 0, 0, 255)  # "r", the first default colour, "k"
-STATE_CHANGERS = ["seaborn_theme", "style_sheet", "prop_cycle", "colour_letter", "units_converter", "colormap"]
+STATE_CHANGERS = ["seaborn_theme", "style_sheet", "prop_cycle", "colour_letter", "units_converter", "colormap", "pandas_option"]
 
 
 def _check_red_and_black(png: bytes) -> None:
@@ -120,18 +120,20 @@ def _check_red_and_black(png: bytes) -> None:
 
 @pytest.mark.parametrize("workers", [1, 0], ids=["worker", "inprocess"])
 def test_global_state_does_not_leak_between_renders(workers):
-    """A plot that changes global matplotlib state, then one drawing "r-" and color="k": the
-    second is pure red and black, and the same bytes as before, in whichever order."""
+    """A plot that changes global state, then one drawing "r-" and color="k": the second is pure
+    red and black, and the same pixels as before, in whichever order; so are dates and a pandas time series."""
     with running_server(str(GLOBAL_STATE), workers=workers, cache_mb=0) as client:
-        first = client.get("/red_and_black.png")
-        assert first.status == 200
-        _check_red_and_black(first.body)
+        first = {name: client.get(f"/{name}.png") for name in ("red_and_black", "pandas_dates", "dates")}
+        assert [answer.status for answer in first.values()] == [200, 200, 200]
+        _check_red_and_black(first["red_and_black"].body)
         for changer in STATE_CHANGERS + STATE_CHANGERS[::-1]:
             assert client.get(f"/{changer}.png").status == 200, changer
-            after = client.get("/red_and_black.png")
-            assert after.status == 200
-            _check_red_and_black(after.body)
-            assert pixels(after.body).tolist() == pixels(first.body).tolist(), f"after {changer}"
+            for name, before in first.items():
+                after = client.get(f"/{name}.png")
+                assert after.status == 200
+                if name == "red_and_black":
+                    _check_red_and_black(after.body)
+                assert pixels(after.body).tolist() == pixels(before.body).tolist(), f"{name} after {changer}"
 
 
 def test_what_holds_no_figure_is_refused(tmp_path):

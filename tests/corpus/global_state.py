@@ -1,10 +1,14 @@
 """Plots that change matplotlib's global state, as real plot code does, next to one whose picture
 must not change whatever ran before it in the same process."""
 
+import datetime
+
 import matplotlib as mpl
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import matplotlib.units as munits
 import numpy as np
+import pandas as pd
 import seaborn as sns
 from cycler import cycler
 from matplotlib.colors import LinearSegmentedColormap
@@ -42,15 +46,18 @@ def plot_colour_letter():
     plt.plot([1, 2, 3], "r-")
 
 
-class _Halve(munits.ConversionInterface):
-    @staticmethod
-    def convert(value, unit, axis):
-        return np.asarray(value, dtype=float) / 2
-
-
 def plot_units_converter():
-    munits.registry[float] = _Halve()
-    plt.plot([1.0, 2.0, 3.0])
+    """Registers the concise date converter for dates, as matplotlib's date_concise_formatter example does."""
+    converter = mdates.ConciseDateConverter()
+    munits.registry[np.datetime64] = converter
+    munits.registry[datetime.date] = converter
+    munits.registry[datetime.datetime] = converter
+    plt.plot([datetime.date(2005, 2, 1), datetime.date(2005, 4, 1)], [1, 2])
+
+
+def plot_dates(ax):
+    """Dates on the x axis: matplotlib's default date ticks unless a converter was registered."""
+    ax.plot([datetime.date(2005, 2, 1), datetime.date(2005, 4, 1)], [1, 2])
 
 
 def plot_colormap():
@@ -58,3 +65,14 @@ def plot_colormap():
     able to register it again."""
     mpl.colormaps.register(LinearSegmentedColormap.from_list("plotserve_test_map", ["r", "b"]))
     return plt.imshow([[0, 1], [2, 3]], cmap="plotserve_test_map")
+
+
+def plot_pandas_dates(ax):
+    """A pandas time series: pandas picks its own date ticks unless x_compat is set."""
+    dates = pd.Series(np.arange(100.0), index=pd.date_range("2000-01-01", periods=100))
+    dates.plot(ax=ax)
+
+
+def plot_pandas_option():
+    pd.plotting.plot_params["x_compat"] = True
+    plt.plot([1, 2, 3])
