@@ -28,6 +28,8 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import email.message
+import email.utils
 import enum
 import functools
 import hashlib
@@ -63,6 +65,8 @@ import webbrowser
 
 try:
     import matplotlib
+    import matplotlib.dates
+    import matplotlib.style
     import numpy
 except ModuleNotFoundError as missing:  # double-clicked, or run with another Python than the one it was installed for
     if __name__ == "__main__":
@@ -75,6 +79,7 @@ matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from
 
 import matplotlib.colors
 import matplotlib.units
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase
 
 __version__ = "0.1.0"
@@ -86,6 +91,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Query parameters that belong to plotserve, not to the plot (datasette's underscore style).
 REFRESH, WIDTH, HEIGHT, DPI = "_refresh", "_width", "_height", "_dpi"
 FORM = "_form"  # sent by the form: there, a checkbox left out means false
+# The view of the picture, applied after the plot has drawn: zoom, scales, grid and theme.
+XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME = "_xlim", "_ylim", "_axes", "_logx", "_logy", "_grid", "_theme"
+THEMES = ("light", "dark")
+MAX_AXES_INDEX = 999
 DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
@@ -197,9 +206,10 @@ class Plot:
             "summary": self.summary,
             "description": self.description,
             "source": self.source,
-            "page": "/" + self.name,
-            "image": f"/{self.name}.png",
-            "json": f"/{self.name}.json",
+            # Relative to the index, like every URL plotserve writes: it may be served under any prefix.
+            "page": self.name,
+            "image": f"{self.name}.png",
+            "json": f"{self.name}.json",
             "params": [param.describe() for param in self.params],
         }
 
@@ -622,6 +632,104 @@ def convert_value(param: Param, text: str, limits: Limits):
     return text
 
 
+def _parse_limit(text: str) -> float | datetime.datetime:
+    """One end of a zoom: a finite number, or a date (naive, in UTC, as matplotlib's dates are)."""
+    try:
+        return _parse_number("float", text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected a number or a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM), got {text[:40]!r}") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
+    return moment
+
+
+def parse_limits(text: str) -> tuple:
+    """``LO,HI`` of a zoom: two finite numbers or two dates with LO < HI, or raise ValueError."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"expected LO,HI (two numbers or two dates), got {text[:80]!r}")
+    low, high = (_parse_limit(part) for part in parts)
+    if isinstance(low, float) != isinstance(high, float):
+        raise ValueError("expected two numbers or two dates, not one of each")
+    if not low < high:
+        raise ValueError(f"LO must be less than HI, got {text[:80]!r}")
+    return low, high
+
+
+def _limits_text(limits: tuple) -> str:
+    """A zoom as its canonical query text: 12 significant digits (well under a pixel), dates in ISO."""
+    return ",".join(_limit_text(value) for value in limits)
+
+
+def _limit_text(value: float | datetime.datetime) -> str:
+    if not isinstance(value, datetime.datetime):
+        return format(value, ".12g")
+    return value.date().isoformat() if value.time() == datetime.time() else value.isoformat()
+
+
+@dataclasses.dataclass(frozen=True)
+class View:
+    """How the picture is shown, whatever the plot drew: zoom, log scales, grid and theme."""
+
+    xlim: tuple | None = None  # (low, high): floats, or datetimes for a date axis
+    ylim: tuple | None = None
+    axes: int = 0  # the Axes the zoom applies to, in the figure's order
+    logx: bool = False
+    logy: bool = False
+    grid: bool = False
+    theme: str = ""  # "light" or "dark" when asked for; "" lets the page follow the browser
+
+    def pairs(self, *, image: bool) -> list[tuple[str, str]]:
+        """The query pairs that stand for this view; an image's say only what changes its pixels."""
+        pairs = []
+        if self.xlim:
+            pairs.append((XLIM, _limits_text(self.xlim)))
+        if self.ylim:
+            pairs.append((YLIM, _limits_text(self.ylim)))
+        if (self.xlim or self.ylim) and self.axes:
+            pairs.append((AXES, str(self.axes)))
+        pairs += [(name, "true") for name, on in ((LOGX, self.logx), (LOGY, self.logy), (GRID, self.grid)) if on]
+        if self.theme == "dark" or (self.theme and not image):
+            pairs.append((THEME, self.theme))
+        return pairs
+
+
+def _parse_view(raw: dict, errors: dict) -> View:
+    """The view options of a query; a bad one is reported under its own name."""
+    found = {}
+    for name, attr in ((XLIM, "xlim"), (YLIM, "ylim")):
+        if name in raw and name not in errors and raw[name].strip():
+            try:
+                found[attr] = parse_limits(raw[name][:200])
+            except ValueError as error:
+                errors[name] = str(error)
+    if AXES in raw and AXES not in errors:
+        try:
+            found["axes"] = _parse_number("int", raw[AXES].strip())
+            if not 0 <= found["axes"] <= MAX_AXES_INDEX:
+                raise ValueError(f"must be between 0 and {MAX_AXES_INDEX}")
+        except ValueError as error:
+            errors[AXES] = str(error)
+    for name, attr in ((LOGX, "logx"), (LOGY, "logy"), (GRID, "grid")):
+        text = raw.get(name, "").strip().lower()
+        if name in errors or text in _FALSE:
+            continue  # left out, as a form leaves out an unticked checkbox: off
+        if text in _TRUE:
+            found[attr] = True
+        else:
+            errors[name] = f"expected true or false, got {raw[name][:40]!r}"
+    if THEME in raw and THEME not in errors:
+        if raw[THEME].strip() in THEMES:
+            found["theme"] = raw[THEME].strip()
+        else:
+            errors[THEME] = f"must be one of: {', '.join(THEMES)}"
+    return View(**found)
+
+
 @dataclasses.dataclass
 class Request:
     """A parsed query: the plot's values, plotserve's own options, and what was wrong."""
@@ -635,6 +743,7 @@ class Request:
     dpi: float = DEFAULT_DPI
     status: int = 200  # 400, or 403 where a file parameter reached outside the data directory
     missing: tuple = ()  # required parameters with no value yet
+    view: View = dataclasses.field(default_factory=View)
 
     def canonical_query(self, plot: Plot, *, image: bool = False) -> str:
         """The query string that stands for this view: non-default values, in signature order."""
@@ -644,6 +753,7 @@ class Request:
                 pairs.append((param.name, self.texts[param.name]))
         if not image and self.refresh != DEFAULT_REFRESH:
             pairs.append((REFRESH, str(self.refresh)))
+        pairs += self.view.pairs(image=image)
         if image:
             for name, value, default in (
                 (WIDTH, self.width, DEFAULT_WIDTH),
@@ -655,7 +765,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -700,6 +810,7 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
                 setattr(request, attr, value)
             except ValueError as error:
                 errors[name] = str(error)
+    request.view = _parse_view(raw, errors)
     pixels = request.width * request.height * request.dpi**2
     if pixels > limits.max_pixels and not {WIDTH, HEIGHT, DPI} & errors.keys():
         errors[DPI] = (
@@ -801,6 +912,12 @@ class WorkerCrashed(PlotFailed):
     """The process rendering the plot died."""
 
     status = 500
+
+
+class ViewRefused(PlotFailed):
+    """The view asks the drawn figure for what it has not: an Axes past its last, dates on a number axis."""
+
+    status = 400
 
 
 class Overloaded(PlotFailed):
@@ -926,12 +1043,17 @@ def _colormap_table() -> dict:
     return matplotlib.colormaps._cmaps
 
 
-def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int) -> bytes:
-    """Draw a plot into an image in memory (``fmt``: png, svg or pdf); raise PlotFailed.
+def render_plot(
+    plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int, view: View | None = None
+) -> tuple[bytes, list[dict]]:
+    """Draw a plot into an image in memory (``fmt``: png, svg or pdf) in a view; raise PlotFailed.
 
-    Every render starts from the same matplotlib state, whatever the renders before it changed.
+    Returns the image and where each of its Axes is in it (``axes_geometry``). Every render starts
+    from the same matplotlib state, whatever the renders before it changed.
     """
-    with _render_lock, matplotlib.rc_context({"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}):
+    view = view or View()
+    rc = {"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}
+    with _render_lock, matplotlib.rc_context(rc), _theme_context(view):
         state = _GlobalState.now()
         pyplot = _pyplot()
         before = set(pyplot.get_fignums()) if pyplot else set()
@@ -952,9 +1074,12 @@ def render_plot(plot: Plot, values: dict, fmt: str, width: float, height: float,
                 raise ValueError(
                     f"the figure is {inches_w:g}x{inches_h:g} in, over the {max_pixels / 1e6:g} megapixel limit at {dpi:g} dpi"
                 )
+            apply_view(figure, view)
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
-            return buffer.getvalue()
+            return buffer.getvalue(), axes_geometry(figure, dpi)
+        except ViewRefused:
+            raise
         except RecursionError as error:
             raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
         except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
@@ -974,6 +1099,110 @@ _STABLE_METADATA = {
     "svg": {"Date": None, "Creator": None},
     "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
 }
+
+
+# -- the view, and where each Axes landed in the picture --------------------------------------
+# Zoom, log scales and grid are applied to the Axes after the plot has drawn, so every plot
+# gets them without code; the theme is a matplotlib style around the whole call, since colours
+# are read when the figure and its artists are made. The geometry lets a page map pixels to data.
+
+
+def _theme_context(view: View):
+    """Matplotlib's dark_background style for the dark theme; nothing for the light one."""
+    if view.theme == "dark":
+        return matplotlib.style.context("dark_background")
+    return contextlib.nullcontext()
+
+
+def _is_colorbar(ax: Axes) -> bool:
+    return getattr(ax, "_colorbar", None) is not None
+
+
+def _is_date_axis(axis) -> bool:
+    """Whether an x or y axis shows dates: matplotlib's (or pandas') date units or date ticks."""
+    converters = (matplotlib.dates.DateConverter, getattr(matplotlib.dates, "_SwitchableDateConverter", matplotlib.dates.DateConverter))
+    formatters = (matplotlib.dates.DateFormatter, matplotlib.dates.AutoDateFormatter, matplotlib.dates.ConciseDateFormatter)
+    return isinstance(axis.get_converter(), converters) or isinstance(axis.get_major_formatter(), formatters)
+
+
+def _log_scale(get, set_, set_scale, smallest_positive: float) -> None:
+    """A log scale on one axis, its limits kept where they are positive."""
+    low, high = sorted(get())
+    if high <= 0:
+        return  # nothing above zero to draw on a log scale: the axis stays linear
+    set_scale("log")
+    if low <= 0:  # start at the smallest positive value drawn, at most six decades down
+        low = max(smallest_positive, high * 1e-6) if 0 < smallest_positive < high else high / 1000
+        set_((low, high) if get()[0] <= get()[1] else (high, low))
+
+
+def apply_view(figure: Figure, view: View) -> None:
+    """Apply a view's log scales and grid to every Axes but colorbars, and its zoom to Axes ``view.axes``.
+
+    Raises ViewRefused (a 400) where the zoom does not fit the figure.
+    """
+    for ax in figure.axes:
+        if _is_colorbar(ax):
+            continue
+        if view.logx:
+            _log_scale(ax.get_xlim, ax.set_xlim, ax.set_xscale, ax.dataLim.minposx)
+        if view.logy:
+            _log_scale(ax.get_ylim, ax.set_ylim, ax.set_yscale, ax.dataLim.minposy)
+        if view.grid:
+            ax.grid(True)
+    if view.xlim is None and view.ylim is None:
+        return
+    if view.axes >= len(figure.axes):
+        raise ViewRefused(f"{AXES}={view.axes}: the figure has {len(figure.axes)} Axes, numbered from 0")
+    ax = figure.axes[view.axes]
+    zooms = ((XLIM, view.xlim, ax.xaxis, ax.get_xlim, ax.set_xlim), (YLIM, view.ylim, ax.yaxis, ax.get_ylim, ax.set_ylim))
+    for name, limits, axis, get, set_ in zooms:
+        if limits is None:
+            continue
+        if isinstance(limits[0], datetime.datetime) and not _is_date_axis(axis):
+            raise ViewRefused(f"{name} gives dates, but that axis of Axes {view.axes} shows numbers")
+        low, high = get()
+        set_(limits if low <= high else limits[::-1])  # an inverted axis (an image's y) stays inverted
+
+
+def _axis_geometry(axis, limits: tuple[float, float]) -> dict:
+    """An axis's scale and limits, as a page needs them to turn a pixel into a value."""
+    low, high = (float(value) if math.isfinite(value) else None for value in limits)
+    record = {"scale": axis.get_scale(), "limits": [low, high]}
+    transform = axis.get_transform()
+    if record["scale"] in ("log", "symlog"):
+        record["base"] = float(transform.base)
+    if record["scale"] == "symlog":
+        record["linthresh"], record["linscale"] = float(transform.linthresh), float(transform.linscale)
+    if record["scale"] == "linear" and None not in (low, high) and _is_date_axis(axis):
+        try:
+            record["dates"] = [matplotlib.dates.num2date(value).isoformat(timespec="milliseconds") for value in (low, high)]
+            record["scale"] = "date"
+        except (ValueError, OverflowError):  # numbers too far out to be dates: shown as numbers
+            pass
+    return record
+
+
+def axes_geometry(figure: Figure, dpi: float) -> list[dict]:
+    """For each Axes of a drawn figure, in the figure's order: its box in the picture saved at
+    ``dpi`` (image pixels, origin top left: left, top, right, bottom), and its axes' scales and
+    limits (``limits[0]`` at the box's left or bottom edge)."""
+    width, height = (float(inches * dpi) for inches in figure.get_size_inches())
+    found = []
+    for index, ax in enumerate(figure.axes):
+        box = ax.get_position()  # figure fractions, as the last draw laid it out: the same at any dpi
+        left, top, right, bottom = box.x0 * width, (1 - box.y1) * height, box.x1 * width, (1 - box.y0) * height
+        found.append(
+            {
+                "index": index,
+                "box": [round(float(edge), 2) for edge in (left, top, right, bottom)],
+                "x": _axis_geometry(ax.xaxis, ax.get_xlim()),
+                "y": _axis_geometry(ax.yaxis, ax.get_ylim()),
+                "kind": "colorbar" if _is_colorbar(ax) else ax.name,  # "rectilinear", "polar", "3d", ...
+                "visible": bool(ax.get_visible() and ax.axison),
+            }
+        )
+    return found
 
 
 @functools.lru_cache(maxsize=64)  # a failing plot is asked again on every refresh: draw its picture once
@@ -1011,13 +1240,13 @@ class RenderJob:
     fmt: str
 
 
-def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> bytes:
-    """Parse and render one job; the query was checked by the server, this checks it again."""
+def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> tuple[bytes, list[dict]]:
+    """Parse and render one job: (image, geometry); the query was checked by the server, this checks it again."""
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
     if request.errors or request.missing:
         raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
-    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels)
+    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
 
 
 def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
@@ -1045,13 +1274,15 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
         if job is None:
             return
         started = time.perf_counter()
+        axes = []
         try:
-            reply = ("ok", run_job(plots, limits, job), "")
+            body, axes = run_job(plots, limits, job)
+            reply = ("ok", body, "")
         except PlotFailed as error:
-            reply = ("error", str(error), error.details)
+            reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
-        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes()))
+        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes))
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
@@ -1145,8 +1376,8 @@ class WorkerPool:
         with self.lock:
             return sorted(worker.process.pid for worker in self.workers if worker.process.is_alive())
 
-    def render(self, job: RenderJob) -> tuple[bytes, float]:
-        """Render a job in a worker: (image bytes, seconds), or raise PlotFailed and its kin."""
+    def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
+        """Render a job in a worker: (image bytes, seconds, geometry), or raise PlotFailed and its kin."""
         with self.lock:
             if self.pending >= self.max_pending:
                 raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
@@ -1162,7 +1393,7 @@ class WorkerPool:
                 if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
                     self._retire(worker)
                     raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
-                kind, payload, details, seconds, open_figures, rss = worker.connection.recv()
+                kind, payload, details, seconds, open_figures, rss, axes = worker.connection.recv()
             except (EOFError, OSError, BrokenPipeError):
                 worker.process.join(1)
                 code = worker.process.exitcode
@@ -1176,9 +1407,11 @@ class WorkerPool:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
                 self.idle.put(worker)
+            if kind == "refused":
+                raise ViewRefused(payload, details)
             if kind == "error":
                 raise PlotFailed(payload, details)
-            return payload, seconds
+            return payload, seconds, axes
         finally:
             with self.lock:
                 self.pending -= 1
@@ -1205,15 +1438,16 @@ class InProcessRenderer:
         self.pending = 0
         self.started = 0  # no worker processes, ever
 
-    def render(self, job: RenderJob) -> tuple[bytes, float]:
-        """Render a job here and now: (image bytes, seconds)."""
+    def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
+        """Render a job here and now: (image bytes, seconds, geometry)."""
         with self.lock:
             if self.pending >= self.max_pending:
                 raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
             self.pending += 1
         try:
             started = time.perf_counter()
-            return run_job(self.plots, self.limits, job), time.perf_counter() - started
+            body, axes = run_job(self.plots, self.limits, job)
+            return body, time.perf_counter() - started, axes
         finally:
             with self.lock:
                 self.pending -= 1
@@ -1245,6 +1479,7 @@ class Rendered:
     etag: str
     seconds: float  # how long the render took
     rendered_at: float  # time.time() when it was made
+    axes: list = dataclasses.field(default_factory=list)  # axes_geometry of the picture
 
 
 class RenderCache:
@@ -1362,10 +1597,10 @@ class ImageService:
                 # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
                 pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
                 job = RenderJob(plot.name, tuple(pairs), fmt)
-                body, seconds = self.renderer.render(job)
+                body, seconds, axes = self.renderer.render(job)
                 if live:  # no inputs to key on: the picture itself says whether it changed
                     etag = f'"{key[:16]}-{hashlib.sha256(body).hexdigest()[:16]}"'
-                flight.result = Rendered(key, body, etag, seconds, time.time())
+                flight.result = Rendered(key, body, etag, seconds, time.time(), axes)
                 self.cache.put(view, flight.result)
                 self.count("renders")
             except PlotFailed as error:
@@ -1467,6 +1702,13 @@ button.secondary { background: #fff; color: var(--accent); }
 .toolbar .status { margin-right: auto; }
 .toolbar .status.failed { color: var(--bad); }
 .toolbar a { color: var(--accent); }
+.canvas { position: relative; }
+.canvas img { cursor: crosshair; user-select: none; }
+#zoombox { position: absolute; border: 1px dashed var(--accent); background: rgba(36, 87, 197, 0.12); pointer-events: none; }
+.explore { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; font-size: 0.85rem; color: var(--muted); margin-top: 0.5rem; }
+.explore .coords { margin-right: auto; font-variant-numeric: tabular-nums; }
+.explore label { display: flex; gap: 0.3rem; align-items: center; }
+.explore a { color: var(--accent); }
 .placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
 pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
@@ -1475,6 +1717,200 @@ pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-rad
 PAGE_SCRIPT = """\
 // plotserve: refresh the plot image in place, only when it changed, without flicker.
 "use strict";
+// plotserve: explore the picture. The page learns where each Axes is in the image (the JSON
+// twin's "axes"), shows the data under the pointer, turns a dragged box into a zoom URL, and
+// asks for dark pictures when the browser prefers a dark theme. Every state is a URL: zooming,
+// resetting and the toggles navigate, so Back undoes them and any view can be shared.
+function exploreImage() {
+  const img = document.getElementById("plot");
+  if (!img) return;
+  const coords = document.getElementById("coords");
+  const box = document.getElementById("zoombox");
+  const reset = document.getElementById("reset");
+  const hint = coords.textContent;
+  const MIN_DRAG = 5;  // CSS pixels: a shorter drag along an axis leaves that axis alone
+  let geometry = [];
+
+  // Dark theme: unless the page's URL chose a theme, follow the browser's, also when it changes.
+  const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
+  if (!img.dataset.theme && darkScheme.matches) {
+    img.dataset.src = withDarkTheme(img.dataset.src);
+    img.dataset.src2x = withDarkTheme(img.dataset.src2x);
+    img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
+    img.src = img.dataset.src;
+  }
+  if (!img.dataset.theme) darkScheme.addEventListener("change", () => location.reload());
+
+  // Geometry: fetched for the very URL shown, after every new picture (a live plot's axes move).
+  function shownUrl() {
+    return (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
+  }
+  async function loadGeometry() {
+    try {
+      const response = await fetch(shownUrl().replace(/\\.png(\\?|$)/, ".json$1"), { cache: "no-store" });
+      geometry = response.ok ? (await response.json()).axes || [] : [];
+    } catch (error) {
+      geometry = [];
+    }
+    img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
+  }
+  img.addEventListener("load", loadGeometry);
+  if (img.complete) loadGeometry();
+
+  // Hover: the data coordinates under the pointer, for every Axes there (a twin adds its y2).
+  function imagePoint(event) {
+    const rect = img.getBoundingClientRect();
+    return {
+      x: (event.clientX - rect.left) * img.naturalWidth / rect.width,
+      y: (event.clientY - rect.top) * img.naturalHeight / rect.height,
+      scale: img.naturalWidth / rect.width,  // image pixels per CSS pixel
+    };
+  }
+  function axesAt(point, zoomable) {
+    return geometry.filter((axes) => axes.visible && (axes.kind === "rectilinear" || (!zoomable && axes.kind === "colorbar"))
+      && point.x >= axes.box[0] && point.x <= axes.box[2] && point.y >= axes.box[1] && point.y <= axes.box[3]);
+  }
+  img.addEventListener("mousemove", (event) => {
+    const point = imagePoint(event);
+    if (drag) showDrag(point);
+    const found = axesAt(point, false);
+    if (!found.length) { coords.textContent = hint; return; }
+    const parts = [], seen = { x: [], y: [], value: [] };
+    for (const axes of found) {
+      for (const [name, axis, f, pixels] of readings(axes, point)) {
+        const step = Math.abs(valueAt(axis, f + 1 / pixels) - valueAt(axis, f));
+        const text = formatValue(axis, valueAt(axis, f), step);
+        if (seen[name].includes(text)) continue;  // twins share an axis: say it once
+        seen[name].push(text);  // a twin's own axis is y2 (or x2)
+        parts.push(`${name}${seen[name].length > 1 ? seen[name].length : ""} = ${text}`);
+      }
+    }
+    coords.textContent = parts.join(", ");
+  });
+  img.addEventListener("mouseleave", () => { coords.textContent = hint; });
+  // A colorbar has one axis that means something: its long one, read as the colour's value.
+  function readings(axes, point) {
+    const x = ["x", axes.x, fractionX(axes, point.x), pixelsAlong(axes, "x")];
+    const y = ["y", axes.y, fractionY(axes, point.y), pixelsAlong(axes, "y")];
+    if (axes.kind !== "colorbar") return [x, y];
+    return [["value", ...(y[3] >= x[3] ? y : x).slice(1)]];  // a vertical colorbar reads along y
+  }
+
+  // Zoom: drag a box over an Axes; the page goes to its URL plus _xlim/_ylim (and _axes).
+  let drag = null;
+  img.addEventListener("mousedown", (event) => {
+    if (event.button !== 0) return;
+    const point = imagePoint(event);
+    const axes = axesAt(point, true)[0];
+    if (!axes) return;
+    event.preventDefault();
+    drag = { axes, start: point, end: point };
+  });
+  window.addEventListener("mouseup", (event) => {
+    if (!drag) return;
+    const { axes, start } = drag;
+    const end = clampToBox(axes, imagePoint(event));
+    drag = null;
+    box.hidden = true;
+    const wide = Math.abs(end.x - start.x) / end.scale >= MIN_DRAG, tall = Math.abs(end.y - start.y) / end.scale >= MIN_DRAG;
+    if (!wide && !tall) return;  // a click, not a drag
+    const params = new URLSearchParams(location.search);
+    params.delete("_form");
+    if (wide) params.set("_xlim", limitsText(axes, "x", fractionX(axes, start.x), fractionX(axes, end.x)));
+    if (tall) params.set("_ylim", limitsText(axes, "y", fractionY(axes, start.y), fractionY(axes, end.y)));
+    if (axes.index) params.set("_axes", String(axes.index)); else params.delete("_axes");
+    location.assign(`?${params}`);
+  });
+  function showDrag(point) {
+    const end = clampToBox(drag.axes, point);
+    const rect = img.getBoundingClientRect(), canvas = img.parentElement.getBoundingClientRect();
+    const css = (value) => value / end.scale;
+    box.style.left = `${rect.left - canvas.left + css(Math.min(drag.start.x, end.x))}px`;
+    box.style.top = `${rect.top - canvas.top + css(Math.min(drag.start.y, end.y))}px`;
+    box.style.width = `${css(Math.abs(end.x - drag.start.x))}px`;
+    box.style.height = `${css(Math.abs(end.y - drag.start.y))}px`;
+    box.hidden = false;
+  }
+  function clampToBox(axes, point) {
+    const [left, top, right, bottom] = axes.box;
+    return { ...point, x: Math.min(Math.max(point.x, left), right), y: Math.min(Math.max(point.y, top), bottom) };
+  }
+
+  // Reset: double-click, Esc or the link goes back to the unzoomed URL; the toggles resubmit the form.
+  function resetZoom() {
+    if (reset) location.assign(reset.href);
+  }
+  img.addEventListener("dblclick", resetZoom);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !event.target.closest("input, select, textarea")) resetZoom();
+  });
+  for (const toggle of document.querySelectorAll(".explore input[type=checkbox]")) {
+    toggle.addEventListener("change", () => toggle.form.requestSubmit());
+  }
+}
+
+// Pixels to data: fractions of an Axes' box (0 at its left or bottom edge), through its scale.
+function fractionX(axes, x) { return (x - axes.box[0]) / (axes.box[2] - axes.box[0]); }
+function fractionY(axes, y) { return (axes.box[3] - y) / (axes.box[3] - axes.box[1]); }
+function pixelsAlong(axes, name) {
+  return name === "x" ? axes.box[2] - axes.box[0] : axes.box[3] - axes.box[1];
+}
+function scaled(axis, value) {  // data to the scale's linear space, as matplotlib's transforms do
+  if (axis.scale === "log") return Math.log(value);
+  if (axis.scale === "logit") return Math.log(value / (1 - value));
+  if (axis.scale === "symlog") {
+    const adjust = axis.linscale / (1 - 1 / axis.base), size = Math.abs(value);
+    if (size <= axis.linthresh) return value * adjust;
+    return Math.sign(value) * axis.linthresh * (adjust + Math.log(size / axis.linthresh) / Math.log(axis.base));
+  }
+  return value;
+}
+function unscaled(axis, value) {
+  if (axis.scale === "log") return Math.exp(value);
+  if (axis.scale === "logit") return 1 / (1 + Math.exp(-value));
+  if (axis.scale === "symlog") {
+    const adjust = axis.linscale / (1 - 1 / axis.base), size = Math.abs(value);
+    if (size <= axis.linthresh * adjust) return value / adjust;
+    return Math.sign(value) * axis.linthresh * Math.pow(axis.base, size / axis.linthresh - adjust);
+  }
+  return value;
+}
+function valueAt(axis, fraction) {
+  const [low, high] = axis.limits.map((limit) => scaled(axis, limit));
+  return unscaled(axis, low + fraction * (high - low));
+}
+// A date axis counts days (matplotlib's numbers); its two ISO limits say which days.
+function dateAt(axis, value) {
+  const [low, high] = axis.dates.map(Date.parse);
+  return new Date(low + (value - axis.limits[0]) / (axis.limits[1] - axis.limits[0]) * (high - low));
+}
+// As many digits as one pixel resolves: x = 37.2, y = 0.812; dates to the day, minute or second.
+function formatValue(axis, value, step) {
+  if (axis.scale === "date") {
+    const text = dateAt(axis, value).toISOString();  // step is in days
+    if (step >= 0.5) return text.slice(0, 10);
+    return `${text.slice(0, 10)} ${text.slice(11, step >= 1 / 1440 ? 16 : 19)}`;
+  }
+  if (!Number.isFinite(value) || value === 0) return String(value);
+  const digits = Math.floor(Math.log10(Math.abs(value))) - Math.floor(Math.log10(step || Math.abs(value) * 1e-6)) + 1;
+  return String(Number(value.toPrecision(Math.min(Math.max(digits, 1), 12))));
+}
+// LO,HI of a zoom, low first even on an inverted axis (an image's y), to a pixel's precision.
+function limitsText(axes, name, from, to) {
+  const axis = axes[name], step = 1 / pixelsAlong(axes, name);
+  const ends = [from, to].map((f) => ({ value: valueAt(axis, f), step: Math.abs(valueAt(axis, f + step) - valueAt(axis, f)) }));
+  ends.sort((a, b) => a.value - b.value);
+  return ends.map(({ value, step }) => {
+    if (axis.scale === "date") return dateAt(axis, value).toISOString().slice(0, 19);
+    return formatValue(axis, value, step);
+  }).join(",");
+}
+function withDarkTheme(url) {
+  return url && `${url}${url.includes("?") ? "&" : "?"}_theme=dark`;
+}
+
+exploreImage();
+
 (function () {
   for (const range of document.querySelectorAll("input[type=range]")) {
     const output = document.querySelector(`output[for="${range.id}"]`);
@@ -1562,12 +1998,12 @@ PAGE = """\
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
-<link rel="stylesheet" href="/-/static/plotserve.css">
+<link rel="stylesheet" href="{root}-/static/plotserve.css">
 <link rel="alternate" type="application/json" href="{json_url}">
 {head}
 </head>
 <body>
-<header><a class="brand" href="/">plotserve</a>{crumb}<a class="json" href="{json_url}">JSON</a></header>
+<header><a class="brand" href="{root}./">plotserve</a>{crumb}<a class="json" href="{json_url}">JSON</a></header>
 <main>
 {body}
 </main>
@@ -1592,7 +2028,7 @@ PLOT_BODY = """\
 <p class="summary">{summary}</p>
 {description}
 <div class="layout">
-<form method="get" action="/{name}" novalidate>
+<form id="plot-form" method="get" action="{name}" novalidate>
 <input type="hidden" name="_form" value="1">
 {problem}
 {fields}
@@ -1609,8 +2045,10 @@ max="{max_refresh}" step="1"> s</label>
 """
 
 FIGURE = """\
-<img id="plot" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}">
+<div class="canvas"><img id="plot" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}" data-theme="{theme}" draggable="false">\
+<div id="zoombox" hidden></div></div>
+{explore}
 <div class="toolbar">
 <span id="status" class="status{status_class}">{status}</span>
 <button type="button" class="secondary" id="pause">Pause</button>
@@ -1618,10 +2056,17 @@ data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}
 </div>
 """
 
+EXPLORE = """\
+<div class="explore">
+<span id="coords" class="coords" aria-live="polite">{hint}</span>
+{toggles}{kept}{reset}
+</div>
+"""
+
 ERROR_BODY = """\
 <h1>{title}</h1>
 <p class="problem">{message}</p>
-<p><a href="/">All plots</a></p>
+<p><a href="{root}./">All plots</a></p>
 """
 
 e = html.escape
@@ -1631,8 +2076,12 @@ def _with_query(path: str, query: str) -> str:
     return f"{path}?{query}" if query else path
 
 
-def _page(title: str, body: str, *, crumb: str = "", json_url: str = "/index.json", head: str = "") -> bytes:
-    return PAGE.format(title=e(title), crumb=crumb, json_url=e(json_url), head=head, body=body).encode()
+def _page(title: str, body: str, *, crumb: str = "", json_url: str = "index.json", head: str = "", root: str = "") -> bytes:
+    """A whole page; ``root`` leads from the page's folder back to plotserve's top (``../`` per level).
+
+    Every URL is relative, so the pages work under any prefix a proxy mounts them at.
+    """
+    return PAGE.format(title=e(title), crumb=crumb, json_url=e(root + json_url), head=head, body=body, root=root).encode()
 
 
 def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
@@ -1644,11 +2093,14 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
             thumbnail = '<div class="noimage">needs parameters</div>'
         else:
             query = urllib.parse.urlencode({WIDTH: 4, HEIGHT: 2.5, DPI: 80})
-            thumbnail = f'<img loading="lazy" src="/{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}">'
-        cards.append(
-            CARD.format(
-                page_url=e("/" + plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source)
+            dark = urllib.parse.urlencode({THEME: "dark", WIDTH: 4, HEIGHT: 2.5, DPI: 80})
+            # A browser that prefers dark gets dark thumbnails, as the plot page gets dark pictures.
+            thumbnail = (
+                f'<picture><source media="(prefers-color-scheme: dark)" srcset="{e(plot.name)}.png?{e(dark)}">'
+                f'<img loading="lazy" src="{e(plot.name)}.png?{e(query)}" alt="{e(plot.title)}"></picture>'
             )
+        cards.append(
+            CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )
     body = INDEX_BODY.format(count=len(plots), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
     return _page("plotserve", body)
@@ -1715,9 +2167,34 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
     return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
 
 
+def _explore_bar(plot: Plot, request: Request) -> str:
+    """Under the image: the data under the pointer, the toggles, and the way back from a zoom.
+
+    The toggles and the zoom belong to the form (``form=``), so that submitting it keeps the view.
+    """
+    view = request.view
+    toggles = "".join(
+        f'<label><input type="checkbox" name="{name}" value="true" form="plot-form"{" checked" if on else ""}> {label}</label>'
+        for name, label, on in ((LOGX, "log x", view.logx), (LOGY, "log y", view.logy), (GRID, "grid", view.grid))
+    )
+    kept = "".join(
+        f'<input type="hidden" name="{name}" value="{e(value)}" form="plot-form">'
+        for name, value in view.pairs(image=False)
+        if name in (XLIM, YLIM, AXES, THEME)
+    )
+    reset, hint = "", "drag a box to zoom"
+    if view.xlim or view.ylim:
+        unzoomed = dataclasses.replace(request, view=dataclasses.replace(view, xlim=None, ylim=None, axes=0))
+        reset = f'<a id="reset" href="{e(_with_query(plot.name, unzoomed.canonical_query(plot)))}">Reset zoom</a>'
+        hint = "zoomed: double-click or Esc to reset"
+    return EXPLORE.format(hint=hint, toggles=toggles, kept=kept, reset=reset)
+
+
 def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> bytes:
     """A plot's page: the form, and the live image (or what stops it from being drawn)."""
-    problems = [message for field, message in request.errors.items() if field not in {p.name for p in plot.params}]
+    # Errors about plotserve's own options (_xlim, _refresh, ...) name the option: it has no field.
+    names = {param.name for param in plot.params}
+    problems = [f"{field}: {message}" if field else message for field, message in request.errors.items() if field not in names]
     problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
     fields = "\n".join(_field(param, request, limits) for param in plot.params) or '<p class="help">This plot takes no parameters.</p>'
     query = request.canonical_query(plot, image=True)
@@ -1729,14 +2206,14 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
     else:
         # A failed plot still gets the live image (the error picture), so the page recovers by
         # itself once the data or the code is fixed; the traceback stays until then.
-        src = _with_query(f"/{plot.name}.png", query)
+        src = _with_query(f"{plot.name}.png", query)
         sharp = dataclasses.replace(request, dpi=request.dpi * 2)
         if sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels:
-            src2x = _with_query(f"/{plot.name}.png", sharp.canonical_query(plot, image=True))
+            src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True))
         else:
             src2x = src
         downloads = " ".join(
-            f'<a href="{e(_with_query(f"/{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
+            f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
             for fmt in IMAGE_FORMATS
         )
         if failure is None:
@@ -1752,6 +2229,8 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
             alt=e(plot.title),
             etag=e(rendered.etag) if failure is None else "",
             refresh=int(request.refresh),
+            theme=e(request.view.theme),
+            explore=_explore_bar(plot, request),
             status=e(status),
             status_class="" if failure is None else " failed",
             downloads=downloads,
@@ -1760,7 +2239,7 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
             figure += f'<div id="failure"><p class="problem" role="alert">{e(str(failure))}</p>'
             figure += f'<pre class="traceback">{e(failure.details)}</pre></div>' if failure.details else "</div>"
         head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
-    head += '\n<script src="/-/static/plotserve.js" defer></script>'
+    head += '\n<script src="-/static/plotserve.js" defer></script>'
     description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
     body = PLOT_BODY.format(
         title=e(plot.title),
@@ -1775,14 +2254,14 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
         figure=figure,
     )
     crumb = f'<span class="crumb">› {e(plot.title)}</span>'
-    json_url = _with_query(f"/{plot.name}.json", request.canonical_query(plot))
+    json_url = _with_query(f"{plot.name}.json", request.canonical_query(plot))
     return _page(f"{plot.title} · plotserve", body, crumb=crumb, json_url=json_url, head=head)
 
 
-def error_page(status: int, message: str) -> bytes:
+def error_page(status: int, message: str, root: str = "") -> bytes:
     """A small page for 4xx and 5xx answers that have no form to show."""
     title = f"{status} {http.HTTPStatus(status).phrase}"
-    return _page(f"{title} · plotserve", ERROR_BODY.format(title=e(title), message=e(message)))
+    return _page(f"{title} · plotserve", ERROR_BODY.format(title=e(title), message=e(message), root=root), root=root)
 
 
 def _shown_value(value, data_dir: pathlib.Path):
@@ -1792,15 +2271,19 @@ def _shown_value(value, data_dir: pathlib.Path):
     return _json_value(value)
 
 
-def plot_json(plot: Plot, request: Request, limits: Limits) -> dict:
-    """A plot's JSON twin: its parameters and the values the query resolves to."""
+def plot_json(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None = None, failure: PlotFailed | None = None) -> dict:
+    """A plot's JSON twin: its parameters, the values the query resolves to, and where each Axes
+    is in the view's PNG (``axes_geometry``; empty when it was not drawn)."""
     data = plot.describe()
     data_dir = limits.data_dir.resolve()
     data["values"] = {name: _shown_value(value, data_dir) for name, value in request.values.items()}
     data["errors"] = request.errors
     data["missing"] = list(request.missing)
     query = request.canonical_query(plot, image=True)
-    data["image"] = _with_query(f"/{plot.name}.png", query)
+    data["image"] = _with_query(f"{plot.name}.png", query)
+    data["axes"] = rendered.axes if rendered is not None else []
+    if failure is not None:
+        data["render_error"] = str(failure)
     return data
 
 
@@ -1820,6 +2303,7 @@ CSP = (
 )
 TOKEN_COOKIE = "plotserve_token"
 CLASSIC_MODES = {"paramcheck": "", "plotpage": "", "plot": ".png"}
+NO_SUCH_PLOT = "There is no such plot here. The index lists every plot."
 
 
 @dataclasses.dataclass
@@ -1830,6 +2314,31 @@ class Response:
     body: bytes = b""
     content_type: str = HTML
     headers: dict = dataclasses.field(default_factory=dict)
+
+    def header_list(self) -> list[tuple[str, str]]:
+        """Every header to send, the safety headers included, each fit for the wire."""
+        headers = {
+            "Content-Type": self.content_type,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            **self.headers,
+        }
+        if self.content_type == HTML:
+            headers.setdefault("Content-Security-Policy", CSP)
+            headers.setdefault("Cache-Control", "no-cache")
+        if self.status != 304:
+            headers["Content-Length"] = str(len(self.body))
+        return [(name, _header_safe(value, 4000)) for name, value in headers.items()]
+
+
+@dataclasses.dataclass
+class HttpRequest:
+    """One request as a transport hands it over; plotserve's request path reads nothing else."""
+
+    method: str
+    target: str  # the path and query as sent, percent-encoded
+    headers: email.message.Message  # get() and get_all(), as http.server gives them
+    client: str = ""  # the client's address
 
 
 def _json_response(data, status: int = 200) -> Response:
@@ -1842,11 +2351,271 @@ def _header_safe(text: str, limit: int = 200) -> str:
     return flat.encode("ascii", "replace").decode()[:limit]
 
 
+def _root(path: str) -> str:
+    """The relative way from a path's folder back to plotserve's top: ``""`` at the top, ``../`` a level."""
+    return "../" * max(0, path.count("/") - 1)
+
+
+def _here(path: str, query: str = "") -> str:
+    """A relative redirect target for a top-level path: ``/NAME`` is ``./NAME``, wherever plotserve is mounted."""
+    return _with_query("./" + path.rpartition("/")[2], query)
+
+
+class PlotApp:
+    """The plots, their renderer and cache, the access rules, and the one request path.
+
+    ``respond(HttpRequest) -> Response`` decides every answer. ``PlotServer`` serves it with
+    http.server; called as a WSGI application (``make_app``) it is served by gunicorn, waitress or
+    any WSGI server. Both transports give the same answers to the same requests.
+    """
+
+    def __init__(
+        self,
+        sources: typing.Sequence[str] = (),
+        *,
+        handler_class: type | None = None,
+        limits: Limits | None = None,
+        workers: int | None = None,
+        timeout: float = 30.0,
+        cache_mb: float = 8.0,
+        max_pending: int | None = None,
+        start_method: str | None = None,
+        worker_max_jobs: int = 10_000,
+        worker_max_growth_mb: float = 256.0,
+        token: str = "",
+        allowed_hosts: typing.Iterable[str] = (),
+    ):
+        handler_class = handler_class or PlotRequestHandler
+        self.limits = limits or Limits()
+        self.plots = discover_plots(sources, handler_class)
+        self.token = token
+        self.allowed_hosts = {name.lower() for name in allowed_hosts}
+        workers = os.cpu_count() or 1 if workers is None else workers
+        if workers > 0:
+            self.renderer = WorkerPool(
+                workers,
+                sources,
+                handler_class,
+                self.limits,
+                start_method=start_method,
+                timeout=timeout,
+                max_pending=max_pending,
+                max_jobs=worker_max_jobs,  # a leak in plot code is caught by growth, or at worst by count
+                max_growth=int(worker_max_growth_mb * 2**20),
+            )
+        else:
+            self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
+        self.images = ImageService(self.plots, self.renderer, self.limits, int(cache_mb * 2**20))
+
+    def close(self) -> None:
+        """Stop the render workers."""
+        self.renderer.close()
+
+    # -- the request path -----------------------------------------------------------------------
+
+    def respond(self, request: HttpRequest) -> Response:
+        """Decide the whole answer to a GET or HEAD, behind the one catch-all: a bug in plotserve is a logged 500."""
+        try:
+            if request.method not in ("GET", "HEAD"):
+                return Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"})
+            return self.check_access(request) or self._route(request)
+        except Exception:
+            print(f"plotserve: internal error:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+            return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
+
+    def _route(self, request: HttpRequest) -> Response:
+        """Pick the route: an exact path from PATHS, a static asset, or ``/NAME`` plus a suffix from SUFFIXES."""
+        url = urllib.parse.urlsplit(request.target)
+        pairs, problem = split_query(url.query)
+        pairs = [(name, value) for name, value in pairs if name != "token"]
+        try:
+            path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
+        except UnicodeDecodeError:
+            return Response(400, error_page(400, "the path is not valid UTF-8", _root(url.path)))
+        if problem:
+            return self._unreadable_query(path, problem)
+        if request.target.startswith("//"):  # http.server serves //x as /x (gh-87389): no plot's URL
+            return Response(404, error_page(404, NO_SUCH_PLOT, _root(path)))
+        if path in self.PATHS:
+            return self.PATHS[path](self, pairs)
+        if path in STATIC:
+            content_type, body = STATIC[path]
+            return Response(200, body, content_type, {"Cache-Control": "max-age=3600"})
+        name, dot, suffix = path[1:].partition(".")
+        plot = self.plots.get(name) if path.count("/") == 1 else None
+        route = self.SUFFIXES.get(dot + suffix)
+        if plot is None or route is None:
+            return Response(404, error_page(404, NO_SUCH_PLOT, _root(path)))
+        return route(self, request, plot, parse_query(plot, pairs, self.limits), pairs, suffix)
+
+    def _index(self, pairs) -> Response:
+        return self._classic_redirect(pairs) or Response(200, index_page(self.plots, self.limits))
+
+    def _index_json(self, pairs) -> Response:
+        return _json_response({"plots": [plot.describe() for plot in self.plots.values()]})
+
+    def _health(self, pairs) -> Response:
+        return _json_response(self.images.health())
+
+    def _classic_redirect(self, pairs) -> Response | None:
+        """``/?mode=plot&graph=plot_NAME&...`` (the classic recipe's URLs) redirect to the new ones."""
+        query = dict(pairs)
+        if "mode" not in query:
+            return None
+        graph = query.get("graph", "")
+        plot = self.plots.get(graph.removeprefix("plot_")) if graph.startswith("plot_") else None
+        if query["mode"] not in CLASSIC_MODES or plot is None:
+            return Response(404, error_page(404, "There is no such plot here."))
+        rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ("mode", "graph")])
+        return Response(301, b"", headers={"Location": _here(f"/{plot.name}{CLASSIC_MODES[query['mode']]}", rest)})
+
+    def _unreadable_query(self, path: str, problem: str) -> Response:
+        """400 for a query that cannot be decoded, in the form the URL asked for: image, JSON or page."""
+        name, _, suffix = path[1:].partition(".")
+        if path.count("/") == 1 and name in self.plots and suffix in IMAGE_FORMATS:
+            body = error_image(f"plot_{name}: bad query", problem, suffix)
+            return Response(400, body, IMAGE_FORMATS[suffix], {"X-Plotserve-Error": _header_safe(problem), "Cache-Control": "no-store"})
+        if path.endswith(".json"):
+            return _json_response({"errors": {"": problem}}, 400)
+        return Response(400, error_page(400, problem, _root(path)))
+
+    def _page(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        if view.errors:
+            return Response(view.status, plot_page(plot, view, self.limits, None, None))
+        if any(name == FORM for name, _ in pairs):
+            # A submitted form becomes the short URL of its view: the link to share or bookmark.
+            return Response(303, b"", headers={"Location": _here(f"/{plot.name}", view.canonical_query(plot))})
+        if view.missing:
+            return Response(200, plot_page(plot, view, self.limits, None, None))
+        try:
+            rendered = self.images.get(plot, view, "png")
+        except PlotFailed as failure:
+            headers = {"X-Plotserve-Error": _header_safe(failure)}  # as on the image: a 5xx says whose fault it is
+            if failure.status == 503:
+                headers["Retry-After"] = "2"
+            return Response(failure.status, plot_page(plot, view, self.limits, None, failure), headers=headers)
+        return Response(200, plot_page(plot, view, self.limits, rendered, None))
+
+    def _plot_json(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        """The JSON twin, with its view's geometry: the PNG's render, from the cache when it is there."""
+        rendered = failure = None
+        if not view.errors and not view.missing:
+            try:
+                rendered = self.images.get(plot, view, "png")
+            except PlotFailed as error:
+                failure = error
+        return _json_response(plot_json(plot, view, self.limits, rendered, failure), view.status)
+
+    def _image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
+        content_type = IMAGE_FORMATS[fmt]
+        size = (view.width, view.height, view.dpi)
+        if view.errors or view.missing:
+            message = "; ".join(f"{k or 'query'}: {v}" for k, v in view.errors.items()) or f"missing {', '.join(view.missing)}"
+            status = view.status if view.errors else 400
+            if WIDTH in view.errors or HEIGHT in view.errors or DPI in view.errors:
+                size = (DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI)
+            body = error_image(f"plot_{plot.name}: bad parameters", message, fmt, *size)
+            return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
+        if_none_match = request.headers.get("If-None-Match")
+        try:
+            rendered = self.images.get(plot, view, fmt, if_none_match)
+        except PlotFailed as failure:
+            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
+            headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
+            if failure.status == 503:
+                headers["Retry-After"] = "2"
+            return Response(failure.status, body, content_type, headers)
+        if rendered is None:
+            return Response(304, b"", content_type, {"ETag": (if_none_match or "").split(",")[0].strip(), "Cache-Control": "no-cache"})
+        headers = {
+            "ETag": rendered.etag,
+            "Cache-Control": "no-cache",
+            "Last-Modified": email.utils.formatdate(rendered.rendered_at, usegmt=True),
+            "X-Plotserve-Render-Ms": f"{rendered.seconds * 1000:.0f}",
+        }
+        if fmt != "png":
+            headers["Content-Disposition"] = f'inline; filename="{plot.name}.{fmt}"'
+        return Response(200, rendered.body, content_type, headers)
+
+    # Routes, in one table: exact paths, then ``/NAME`` by its suffix.
+    PATHS: typing.ClassVar[dict] = {
+        "/": _index,
+        "/index.html": _index,
+        "/index.json": _index_json,
+        "/-/health.json": _health,
+    }
+    SUFFIXES: typing.ClassVar[dict] = {
+        "": _page,
+        ".json": _plot_json,
+        ".png": _image,
+        ".svg": _image,
+        ".pdf": _image,
+    }
+
+    # -- access -----------------------------------------------------------------------------------
+
+    def check_access(self, request: HttpRequest) -> Response | None:
+        """None if the request may go on, else the refusal: two Hosts (400), wrong Host (403) or no token (403)."""
+        if len(request.headers.get_all("Host") or ()) > 1:  # RFC 9112 section 3.2: answer 400, do not pick one
+            return Response(400, error_page(400, "The request has more than one Host header."))
+        if self.allowed_hosts:
+            host = request.headers.get("Host") or ""
+            if host and _host_name(host) not in self.allowed_hosts:
+                return Response(
+                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
+                )
+        if not self.token:
+            return None
+        url = urllib.parse.urlsplit(request.target)
+        pairs = split_query(url.query)[0]
+        query_token = next((v for k, v in pairs if k == "token"), "")
+        header = request.headers.get("Authorization", "")
+        header_token = header[6:].strip() if header.lower().startswith("token ") else ""
+        cookie_token = ""
+        for part in request.headers.get("Cookie", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == TOKEN_COOKIE:
+                cookie_token = value
+        if self._is_token(query_token):
+            # Set the cookie, so links and images keep working, and drop the token from the address bar.
+            rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "token"])
+            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            return Response(303, b"", headers={"Location": _here(url.path, rest), "Set-Cookie": cookie})
+        if self._is_token(header_token) or self._is_token(cookie_token):
+            return None
+        return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
+
+    def _is_token(self, given: str) -> bool:
+        """Whether a client gave the right token, compared in constant time."""
+        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
+
+    # -- WSGI ---------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict, start_response) -> list[bytes]:
+        """The WSGI application (PEP 3333): the same request path as the built-in server."""
+        headers = email.message.Message()
+        for key, value in environ.items():
+            if key.startswith("HTTP_"):
+                headers[key[5:].replace("_", "-").title()] = value
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if environ.get(key):
+                headers[key.replace("_", "-").title()] = environ[key]
+        # PATH_INFO is decoded (as latin-1 bytes, PEP 3333): encode it again, as the client sent it.
+        path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~") or "/"
+        query = environ.get("QUERY_STRING", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        request = HttpRequest(method, _with_query(path, query), headers, environ.get("REMOTE_ADDR", ""))
+        response = self.respond(request)
+        start_response(f"{response.status} {http.HTTPStatus(response.status).phrase}", response.header_list())
+        return [] if method == "HEAD" or response.status == 304 else [response.body]
+
+
 class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     """Serves plots; subclass it and add ``plot_*`` methods to serve them too.
 
     Routes: ``/`` index, ``/NAME`` page, ``/NAME.png|svg|pdf`` image, ``/NAME.json`` and
     ``/index.json`` parameters, ``/-/health.json`` counters, ``/-/static/`` page assets.
+    The answers come from ``PlotApp.respond``; this class only carries them over http.server.
     """
 
     server_version = f"plotserve/{__version__}"
@@ -1860,21 +2629,13 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self):
-        self._answer(self._respond_or_500(), send_body=True)
+        self._answer(send_body=True)
 
     def do_HEAD(self):
-        self._answer(self._respond_or_500(), send_body=False)
-
-    def _respond_or_500(self) -> Response:
-        """respond(), behind the one catch-all: a bug in plotserve is a logged 500, not a dropped connection."""
-        try:
-            return self.respond()
-        except Exception:
-            self.log_error("internal error:\n%s", traceback.format_exc())
-            return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
+        self._answer(send_body=False)
 
     def _refuse_method(self):
-        self._answer(Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"}), send_body=True)
+        self._answer(send_body=True)
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse_method  # noqa: N815
 
@@ -1891,135 +2652,15 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True  # a body we will not read: never parse it as a request
         return True
 
-    # -- answering ------------------------------------------------------------------------------
-
-    def respond(self) -> Response:
-        """Decide the whole answer to a GET or HEAD; every route goes through here."""
-        server: PlotServer = self.server
-        refused = server.check_access(self)
-        if refused is not None:
-            return refused
-        url = urllib.parse.urlsplit(self.path)
-        pairs, problem = split_query(url.query)
-        pairs = [(name, value) for name, value in pairs if name != "token"]
-        try:
-            path = urllib.parse.unquote(url.path, errors="strict") if "%" in url.path else url.path
-        except UnicodeDecodeError:
-            return Response(400, error_page(400, "the path is not valid UTF-8"))
-        if problem:
-            return self._unreadable_query(server, path, problem)
-        if self.requestline.split()[1].startswith("//"):  # http.server serves //x as /x (gh-87389): no plot's URL
-            return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
-        if path in ("/", "/index.html"):
-            classic = self._classic_redirect(server, pairs)
-            return classic or Response(200, index_page(server.plots, server.limits))
-        if path == "/index.json":
-            return _json_response({"plots": [plot.describe() for plot in server.plots.values()]})
-        if path == "/-/health.json":
-            return _json_response(server.images.health())
-        if path in STATIC:
-            content_type, body = STATIC[path]
-            return Response(200, body, content_type, {"Cache-Control": "max-age=3600"})
-        name, dot, suffix = path[1:].partition(".")
-        plot = server.plots.get(name) if path.count("/") == 1 else None
-        if plot is None or (dot and suffix not in IMAGE_FORMATS and suffix != "json"):
-            return Response(404, error_page(404, "There is no such plot here. The index lists every plot."))
-        request = parse_query(plot, pairs, server.limits)
-        if not dot:
-            return self._page(server, plot, request, pairs)
-        if suffix == "json":
-            return _json_response(plot_json(plot, request, server.limits), 200 if request.status == 200 else request.status)
-        return self._image(server, plot, request, suffix)
-
-    def _classic_redirect(self, server, pairs) -> Response | None:
-        """``/?mode=plot&graph=plot_NAME&...`` (the classic recipe's URLs) redirect to the new ones."""
-        query = dict(pairs)
-        if "mode" not in query:
-            return None
-        graph = query.get("graph", "")
-        plot = server.plots.get(graph.removeprefix("plot_")) if graph.startswith("plot_") else None
-        if query["mode"] not in CLASSIC_MODES or plot is None:
-            return Response(404, error_page(404, "There is no such plot here."))
-        rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ("mode", "graph")])
-        target = _with_query(f"/{plot.name}{CLASSIC_MODES[query['mode']]}", rest)
-        return Response(301, b"", headers={"Location": target})
-
-    def _unreadable_query(self, server, path: str, problem: str) -> Response:
-        """400 for a query that cannot be decoded, in the form the URL asked for: image, JSON or page."""
-        name, _, suffix = path[1:].partition(".")
-        if path.count("/") == 1 and name in server.plots and suffix in IMAGE_FORMATS:
-            body = error_image(f"plot_{name}: bad query", problem, suffix)
-            return Response(400, body, IMAGE_FORMATS[suffix], {"X-Plotserve-Error": _header_safe(problem), "Cache-Control": "no-store"})
-        if path.endswith(".json"):
-            return _json_response({"errors": {"": problem}}, 400)
-        return Response(400, error_page(400, problem))
-
-    def _page(self, server, plot: Plot, request: Request, pairs) -> Response:
-        if request.errors:
-            return Response(request.status, plot_page(plot, request, server.limits, None, None))
-        if any(name == FORM for name, _ in pairs):
-            # A submitted form becomes the short URL of its view: the link to share or bookmark.
-            return Response(303, b"", headers={"Location": _with_query(f"/{plot.name}", request.canonical_query(plot))})
-        if request.missing:
-            return Response(200, plot_page(plot, request, server.limits, None, None))
-        try:
-            rendered = server.images.get(plot, request, "png")
-        except PlotFailed as failure:
-            headers = {"X-Plotserve-Error": _header_safe(failure)}  # as on the image: a 5xx says whose fault it is
-            if failure.status == 503:
-                headers["Retry-After"] = "2"
-            return Response(failure.status, plot_page(plot, request, server.limits, None, failure), headers=headers)
-        return Response(200, plot_page(plot, request, server.limits, rendered, None))
-
-    def _image(self, server, plot: Plot, request: Request, fmt: str) -> Response:
-        content_type = IMAGE_FORMATS[fmt]
-        size = (request.width, request.height, request.dpi)
-        if request.errors or request.missing:
-            message = "; ".join(f"{k or 'query'}: {v}" for k, v in request.errors.items()) or f"missing {', '.join(request.missing)}"
-            status = request.status if request.errors else 400
-            if WIDTH in request.errors or HEIGHT in request.errors or DPI in request.errors:
-                size = (DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI)
-            body = error_image(f"plot_{plot.name}: bad parameters", message, fmt, *size)
-            return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
-        try:
-            rendered = server.images.get(plot, request, fmt, self.headers.get("If-None-Match"))
-        except PlotFailed as failure:
-            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
-            headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
-            if failure.status == 503:
-                headers["Retry-After"] = "2"
-            return Response(failure.status, body, content_type, headers)
-        if rendered is None:
-            return Response(
-                304, b"", content_type, {"ETag": self.headers.get("If-None-Match", "").split(",")[0].strip(), "Cache-Control": "no-cache"}
-            )
-        headers = {
-            "ETag": rendered.etag,
-            "Cache-Control": "no-cache",
-            "Last-Modified": self.date_time_string(rendered.rendered_at),
-            "X-Plotserve-Render-Ms": f"{rendered.seconds * 1000:.0f}",
-        }
-        if fmt != "png":
-            headers["Content-Disposition"] = f'inline; filename="{plot.name}.{fmt}"'
-        return Response(200, rendered.body, content_type, headers)
-
-    def _answer(self, response: Response, send_body: bool) -> None:
-        """Write a Response; a client that went away is not an error."""
+    def _answer(self, send_body: bool) -> None:
+        """Ask the app for the answer and write it; a client that went away is not an error."""
+        # The target as sent: http.server has already turned //x into /x in self.path (gh-87389).
+        target = self.requestline.split()[1]
+        response = self.server.app.respond(HttpRequest(self.command, target, self.headers, self.client_address[0]))
         try:
             self.send_response(response.status)
-            headers = {
-                "Content-Type": response.content_type,
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer",
-                **response.headers,
-            }
-            if response.content_type == HTML:
-                headers.setdefault("Content-Security-Policy", CSP)
-                headers.setdefault("Cache-Control", "no-cache")
-            if response.status != 304:
-                headers["Content-Length"] = str(len(response.body))
-            for name, value in headers.items():
-                self.send_header(name, _header_safe(value, 4000))
+            for name, value in response.header_list():
+                self.send_header(name, value)
             self.end_headers()
             if send_body and response.status != 304:
                 self.wfile.write(response.body)
@@ -2084,6 +2725,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 _REFUSAL = b"Too many open connections; try again soon.\n"
 _TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
@@ -2092,7 +2734,7 @@ _TOO_MANY_CONNECTIONS = (
 
 
 class PlotServer(http.server.ThreadingHTTPServer):
-    """An HTTP server that owns the plots, the render workers, the cache and the access rules."""
+    """The built-in HTTP server: a PlotApp served by http.server, one thread per connection."""
 
     daemon_threads = True
     block_on_close = False
@@ -2104,50 +2746,41 @@ class PlotServer(http.server.ThreadingHTTPServer):
         sources: typing.Sequence[str] = (),
         *,
         handler_class: type = PlotRequestHandler,
-        limits: Limits | None = None,
-        workers: int | None = None,
-        timeout: float = 30.0,
-        cache_mb: float = 8.0,
-        max_pending: int | None = None,
-        start_method: str | None = None,
-        worker_max_jobs: int = 10_000,
-        worker_max_growth_mb: float = 256.0,
         max_connections: int = 256,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
         quiet: bool = False,
+        **options,
     ):
-        self.limits = limits or Limits()
-        self.plots = discover_plots(sources, handler_class)
-        self.quiet = quiet
+        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, max_pending, start_method, worker_max_*."""
+        host = address[0]
+        local = _is_loopback(host)
+        # Bound to loopback, the Host check is what keeps other web pages out (DNS rebinding);
+        # bound to anything else, the token is.
+        token = (secrets.token_urlsafe(24) if token is None else token) if not local else (token or "")
+        allowed = {name.lower() for name in allow_hosts}
+        if local:
+            allowed |= set(_LOOPBACK_NAMES)
+        elif allowed:
+            allowed |= {host.lower(), socket.gethostname().lower()}
+        self.quiet, self.local = quiet, local
         self.connection_slots = threading.BoundedSemaphore(max_connections)  # one thread per open connection
-        if ":" in address[0]:
+        if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler_class)
-        host = address[0]
-        self.local = _is_loopback(host)
-        self.token = (secrets.token_urlsafe(24) if token is None else token) if not self.local else (token or "")
-        self.allowed_hosts = {name.lower() for name in allow_hosts}
-        if self.local:
-            self.allowed_hosts |= {"localhost", "127.0.0.1", "::1", "[::1]"}
-        elif self.allowed_hosts:
-            self.allowed_hosts |= {host.lower(), socket.gethostname().lower()}
-        workers = os.cpu_count() or 1 if workers is None else workers
-        if workers > 0:
-            self.renderer = WorkerPool(
-                workers,
-                sources,
-                handler_class,
-                self.limits,
-                start_method=start_method,
-                timeout=timeout,
-                max_pending=max_pending,
-                max_jobs=worker_max_jobs,  # a leak in plot code is caught by growth, or at worst by count
-                max_growth=int(worker_max_growth_mb * 2**20),
-            )
-        else:
-            self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
-        self.images = ImageService(self.plots, self.renderer, self.limits, int(cache_mb * 2**20))
+        try:
+            self.app = PlotApp(sources, handler_class=handler_class, token=token, allowed_hosts=allowed, **options)
+        except BaseException:
+            super().server_close()
+            raise
+
+    # The app's state, as the server's own: tests, --get and subclasses read it here.
+    plots = property(lambda self: self.app.plots)
+    images = property(lambda self: self.app.images)
+    renderer = property(lambda self: self.app.renderer)
+    limits = property(lambda self: self.app.limits)
+    token = property(lambda self: self.app.token)
+    allowed_hosts = property(lambda self: self.app.allowed_hosts)
 
     @property
     def url(self) -> str:
@@ -2155,40 +2788,6 @@ class PlotServer(http.server.ThreadingHTTPServer):
         host, port = self.server_address[:2]
         host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
         return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
-
-    def check_access(self, handler: PlotRequestHandler) -> Response | None:
-        """None if the request may go on, else the refusal: two Hosts (400), wrong Host (403) or no token (403)."""
-        if len(handler.headers.get_all("Host") or ()) > 1:  # RFC 9112 section 3.2: answer 400, do not pick one
-            return Response(400, error_page(400, "The request has more than one Host header."))
-        if self.allowed_hosts:
-            host = handler.headers.get("Host") or ""
-            if host and _host_name(host) not in self.allowed_hosts:
-                return Response(
-                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
-                )
-        if not self.token:
-            return None
-        query_token = next((v for k, v in split_query(urllib.parse.urlsplit(handler.path).query)[0] if k == "token"), "")
-        header = handler.headers.get("Authorization", "")
-        header_token = header[6:].strip() if header.lower().startswith("token ") else ""
-        cookie_token = ""
-        for part in handler.headers.get("Cookie", "").split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == TOKEN_COOKIE:
-                cookie_token = value
-        if self._is_token(query_token):
-            # Set the cookie, so links and images keep working, and drop the token from the address bar.
-            url = urllib.parse.urlsplit(handler.path)
-            rest = urllib.parse.urlencode([(k, v) for k, v in split_query(url.query)[0] if k != "token"])
-            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
-            return Response(303, b"", headers={"Location": _with_query(url.path, rest), "Set-Cookie": cookie})
-        if self._is_token(header_token) or self._is_token(cookie_token):
-            return None
-        return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
-
-    def _is_token(self, given: str) -> bool:
-        """Whether a client gave the right token, compared in constant time."""
-        return bool(given) and hmac.compare_digest(given.encode(), self.token.encode())
 
     def process_request(self, request, client_address) -> None:
         """Serve a connection in a thread of its own, or refuse it with 503 when all slots are taken."""
@@ -2215,10 +2814,33 @@ class PlotServer(http.server.ThreadingHTTPServer):
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
         super().server_close()
-        # socketserver calls this when bind() fails, before there is a renderer: the OSError
+        # socketserver calls this when bind() fails, before there is an app: the OSError
         # must reach _bind (next port, or "cannot listen"), not an AttributeError from here.
-        if hasattr(self, "renderer"):
-            self.renderer.close()
+        if hasattr(self, "app"):
+            self.app.close()
+
+
+def make_app(*sources: str, token: str | None = None, allow_hosts: typing.Sequence[str] = (), data_dir: str | None = None, **options):
+    """A WSGI application that answers exactly as ``plotserve SOURCES`` does.
+
+    ``gunicorn -w 4 'plotserve:make_app("myplots.py")'`` serves it. Renders run in the WSGI
+    server's own worker processes (``workers=0`` unless given), so its time-out applies; ETags
+    come from the content, so any worker or replica answers a revalidation with a 304.
+
+    The token is ``token``, else the ``PLOTSERVE_TOKEN`` environment variable, else none: then
+    only loopback host names are answered, as by ``plotserve`` on 127.0.0.1. Name the host names
+    a proxy forwards with ``allow_hosts``; set a token when anyone else can reach the server.
+    """
+    if not sources:
+        sources = tuple(str(path) for path in sorted(examples_dir().glob("*.py")) if not path.name.startswith("_"))
+    if data_dir is not None:
+        options["limits"] = Limits(data_dir=pathlib.Path(data_dir).resolve())
+    token = os.environ.get("PLOTSERVE_TOKEN", "") if token is None else token
+    allowed = {*_LOOPBACK_NAMES, *(name.lower() for name in allow_hosts)}
+    if "*" in allowed:
+        allowed = set()  # every host name: the proxy in front checks them
+    options.setdefault("workers", 0)
+    return PlotApp(sources, token=token, allowed_hosts=allowed, **options)
 
 
 # ==============================================================================================

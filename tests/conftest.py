@@ -10,6 +10,7 @@ import shutil
 import socket
 import sys
 import threading
+import urllib.parse
 
 import pytest
 from PIL import Image
@@ -67,7 +68,12 @@ class Client:
         return f"http://{self.host}:{self.port}"
 
     def get(self, path: str, headers: dict | None = None, method: str = "GET", timeout: float = 60) -> Answer:
-        """Send one request on a fresh connection and read the answer."""
+        """Send one request on a fresh connection and read the answer.
+
+        A relative URL (``wave.png?x=1``, as plotserve writes them) is taken from the top, as a browser
+        on a top-level page would."""
+        if path and path[0] not in "/*" and "://" not in path:
+            path = urllib.parse.urljoin("/", path)
         connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             connection.request(method, path, headers=headers or {})

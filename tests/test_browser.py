@@ -35,7 +35,7 @@ def test_from_the_index_to_a_live_plot(page, tmp_path):
             "() => [...document.querySelectorAll('a.card img')].every(img => img.complete && img.naturalWidth > 0)", timeout=WAIT
         )
         with page.expect_navigation():
-            page.click('a.card[href="/training"]')
+            page.click('a.card[href="training"]')
         assert page.url == client.url + "/training"
         assert page.locator("#plot").evaluate(IMAGE_LOADED)
 
@@ -49,7 +49,7 @@ def test_from_the_index_to_a_live_plot(page, tmp_path):
         image = page.locator("#plot")
         image.wait_for(timeout=WAIT)
         page.wait_for_function(IMAGE_LOADED, arg=image.element_handle(), timeout=WAIT)
-        assert image.get_attribute("src") == "/training.png?smooth=5&logy=true&last=25"
+        assert image.get_attribute("src") == "training.png?smooth=5&logy=true&last=25"
         assert page.input_value("#field-smooth") == "5" and page.is_checked("#field-logy")
 
         # The log grows: the page fetches the new picture and swaps it in, without reloading.

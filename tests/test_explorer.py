@@ -15,7 +15,7 @@ def test_examples_are_discovered(examples):
     index = examples.get("/")
     assert index.status == 200
     for name in EXAMPLE_PLOTS:
-        assert f'href="/{name}"' in index.text
+        assert f'href="{name}"' in index.text
 
 
 @pytest.mark.parametrize("name", EXAMPLE_PLOTS)
@@ -39,7 +39,7 @@ def test_every_example_renders_as_png(request, client, name):
 def test_every_example_page_shows_its_image(examples, name):
     page = examples.get(f"/{name}")
     assert page.status == 200
-    assert f'id="plot" src="/{name}.png' in page.text
+    assert f'id="plot" src="{name}.png' in page.text
     assert page.headers["content-type"] == "text/html; charset=utf-8"
 
 

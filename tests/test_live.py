@@ -203,7 +203,7 @@ def test_concurrent_identical_requests_share_one_render(live, path):
 def test_second_viewer_and_reload_cost_no_render(live):
     before = live.health()
     page = live.get("/training?smooth=4")  # the page draws the image it embeds
-    assert page.status == 200 and 'src="/training.png?smooth=4"' in page.text
+    assert page.status == 200 and 'src="training.png?smooth=4"' in page.text
     assert moved(before, live.health())["renders"] == 1
     first_viewer = live.get("/training.png?smooth=4")
     second_viewer = live.get("/training.png?smooth=4")
