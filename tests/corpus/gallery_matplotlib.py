@@ -537,3 +537,39 @@ def plot_subplots_polar():
     ax1.plot(x, y)
     ax2.plot(x, y ** 2)
     return (ax1, ax2)
+
+
+def plot_subfigure_beside_subplots():
+    # matplotlib/matplotlib galleries/examples/subplots_axes_and_figures/subfigures.py (second figure)
+    def example_plot(ax, fontsize=12, hide_labels=False):
+        pc = ax.pcolormesh(np.random.randn(30, 30), vmin=-2.5, vmax=2.5)
+        if not hide_labels:
+            ax.set_xlabel('x-label', fontsize=fontsize)
+            ax.set_ylabel('y-label', fontsize=fontsize)
+            ax.set_title('Title', fontsize=fontsize)
+        return pc
+
+    np.random.seed(19680808)  # corpus: the example seeds once, before its first figure
+    fig, axs = plt.subplots(2, 3, layout='constrained', figsize=(10, 4))
+    gridspec = axs[0, 0].get_subplotspec().get_gridspec()
+
+    # clear the left column for the subfigure:
+    for a in axs[:, 0]:
+        a.remove()
+
+    # plot data in remaining Axes:
+    for a in axs[:, 1:].flat:
+        a.plot(np.arange(10))
+
+    # make the subfigure in the empty gridspec slots:
+    subfig = fig.add_subfigure(gridspec[:, 0])
+
+    axsLeft = subfig.subplots(1, 2, sharey=True)
+    subfig.set_facecolor('0.75')
+    for ax in axsLeft:
+        pc = example_plot(ax)
+    subfig.suptitle('Left plots', fontsize='x-large')
+    subfig.colorbar(pc, shrink=0.6, ax=axsLeft, location='bottom')
+
+    fig.suptitle('Figure suptitle', fontsize='xx-large')
+    return axsLeft  # corpus: Axes that live on a SubFigure, to draw the figure they belong to
