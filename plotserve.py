@@ -24,7 +24,9 @@ if __name__ in ("__main__", "__mp_main__"):
     # module, not a second copy whose PlotRequestHandler would be a different class.
     sys.modules.setdefault("plotserve", sys.modules[__name__])
 
+import base64
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -46,6 +48,7 @@ import math
 import multiprocessing
 import os
 import pathlib
+import pickle
 import queue
 import re
 import secrets
@@ -91,6 +94,10 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # Query parameters that belong to plotserve, not to the plot (datasette's underscore style).
 REFRESH, WIDTH, HEIGHT, DPI = "_refresh", "_width", "_height", "_dpi"
 FORM = "_form"  # sent by the form: there, a checkbox left out means false
+# Side by side: ?_compare=smooth&smooth=1&smooth=5 (the varied parameter, given once per value);
+# the form sends its values as one field instead, _values=1 | 5, and is redirected to that URL.
+COMPARE, VALUES = "_compare", "_values"
+MAX_COMPARE = 12  # pictures side by side
 # The view of the picture, applied after the plot has drawn: zoom, scales, grid and theme.
 XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME = "_xlim", "_ylim", "_axes", "_logx", "_logy", "_grid", "_theme"
 THEMES = ("light", "dark")
@@ -99,6 +106,7 @@ DEFAULT_REFRESH, MIN_REFRESH, MAX_REFRESH = 60, 1, 86400
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+FIGURE_FORMAT = "figure"  # not a URL's: the pickled Figure, for a PDF export's pages (PdfPages, vector)
 
 # Limits on what a request may ask for.
 MAX_TEXT = 10_000  # characters in one value
@@ -123,22 +131,42 @@ class Range:
 
 
 @dataclasses.dataclass(frozen=True)
+class Table:
+    """How to read a DataFrame parameter's file:
+    ``Annotated[pd.DataFrame, Table(sep=";", parse_dates=["time"], index_col="time")]``.
+
+    ``sep`` is the CSV separator (default: a comma for .csv, a tab for .tsv); ``parse_dates``
+    names the columns to turn into datetimes; ``index_col`` (a name or a position) becomes the index.
+    """
+
+    sep: str | None = None
+    parse_dates: tuple[str, ...] = ()
+    index_col: str | int | None = None
+
+    def __post_init__(self):
+        # Hashable whatever was given (a list, one name): the parsed-frame cache is keyed on it.
+        dates = (self.parse_dates,) if isinstance(self.parse_dates, str) else tuple(self.parse_dates)
+        object.__setattr__(self, "parse_dates", dates)
+
+
+@dataclasses.dataclass(frozen=True)
 class Param:
     """One parameter of a plot, as the form, the parser and the JSON listing see it."""
 
     name: str
-    kind: str  # int, float, str, bool, choice, date, datetime, list, path
+    kind: str  # int, float, str, bool, choice, date, datetime, list, path, table
     type_name: str  # the annotation as a user reads it
     default: typing.Any
     required: bool
     optional: bool = False  # empty means None
-    item_kind: str | None = None  # for lists: int, float or str
+    item_kind: str | None = None  # for lists: int, float or str; for tables: DataFrame or Series
     choices: tuple[str, ...] = ()  # tokens shown and accepted, for choice parameters
     choice_values: tuple = ()  # the Python values the tokens stand for
     minimum: float | None = None
     maximum: float | None = None
     step: float | None = None
     help: str = ""
+    table: Table | None = None  # how a table parameter's file is read
 
     def text(self, value: typing.Any) -> str:
         """The query-string text for a Python value of this parameter."""
@@ -300,6 +328,15 @@ def _bounds(metadata) -> tuple[float | None, float | None, float | None]:
 _SCALARS = {int: "int", float: "float", str: "str", bool: "bool"}
 
 
+def _pandas_type(annotation) -> str | None:
+    """ "DataFrame" or "Series" for those pandas classes, else None; pandas is not imported to ask."""
+    if not isinstance(annotation, type) or annotation.__module__.partition(".")[0] != "pandas":
+        return None
+    if annotation.__name__ in ("DataFrame", "Series"):
+        return annotation.__name__
+    return None
+
+
 def describe_param(name: str, annotation, default, help_text: str) -> Param:
     """Turn one signature parameter into a Param record."""
     required = default is inspect.Parameter.empty
@@ -340,6 +377,9 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
         return Param(kind="date", type_name="date", **common)
     if isinstance(annotation, type) and issubclass(annotation, pathlib.PurePath):
         return Param(kind="path", type_name="file", **common)
+    if pandas_type := _pandas_type(annotation):
+        table = next((item for item in metadata if isinstance(item, Table)), Table())
+        return Param(kind="table", type_name=pandas_type, item_kind=pandas_type, table=table, **common)
     return Param(kind="str", type_name=getattr(annotation, "__name__", str(annotation)), **common)
 
 
@@ -525,8 +565,29 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
     return path
 
 
-def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> list[str]:
-    """Regular files under the data directory (hidden ones skipped), as relative paths."""
+@functools.cache
+def table_suffixes() -> tuple[str, ...]:
+    """The file name endings a table parameter accepts: what pandas can read with what is installed."""
+    suffixes = [".csv", ".tsv", ".jsonl", ".ndjson"]
+    if importlib.util.find_spec("pyarrow") is not None:
+        suffixes += [".parquet", ".feather"]
+    if importlib.util.find_spec("openpyxl") is not None:
+        suffixes += [".xlsx"]
+    return tuple(suffixes)
+
+
+def resolve_table_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> pathlib.Path:
+    """The data file a table parameter names: as for a file parameter, and of a kind pandas reads."""
+    path = resolve_data_file(data_dir, text, max_bytes)
+    if path.suffix.lower() not in table_suffixes():
+        kind = f"{path.suffix} files" if path.suffix else "files without a suffix"
+        raise PathRefused(f"pandas cannot read {kind} here: give a {', '.join(table_suffixes())} file")
+    return path
+
+
+def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffixes: tuple[str, ...] | None = None) -> list[str]:
+    """Regular files under the data directory (hidden ones skipped), as relative paths; only
+    those ending in one of ``suffixes`` when it is given."""
     root = data_dir.resolve()
     found = []
     for folder, dirs, files in os.walk(root):
@@ -534,7 +595,7 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES) -> li
         if pathlib.Path(folder).relative_to(root).parts.__len__() >= 3:
             dirs[:] = []
         for name in sorted(files):
-            if name.startswith("."):
+            if name.startswith(".") or (suffixes is not None and not name.lower().endswith(suffixes)):
                 continue
             path = pathlib.Path(folder, name)
             try:
@@ -555,6 +616,7 @@ class Limits:
     max_file_bytes: int = 1 << 30
     max_pixels: int = 25_000_000
     max_dpi: int = 600
+    data_cache_bytes: int = 128 << 20  # parsed data files each render process keeps
 
 
 def _parse_number(param_kind: str, text: str):
@@ -629,6 +691,8 @@ def convert_value(param: Param, text: str, limits: Limits):
         return values
     if param.kind == "path":
         return resolve_data_file(limits.data_dir, text, limits.max_file_bytes)
+    if param.kind == "table":  # the path: the frame is read where the plot is drawn, in the render process
+        return resolve_table_file(limits.data_dir, text, limits.max_file_bytes)
     return text
 
 
@@ -765,7 +829,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -795,6 +859,8 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
         plural = "s" if len(unknown) > 1 else ""
         errors[""] = f"unknown parameter{plural} {shown}: {plot.name} takes {', '.join(known) or 'no parameters'}"
     raw = dict(pairs)
+    if raw.get(COMPARE):  # the form sends an empty one when nothing is compared
+        errors[COMPARE] = "a comparison is a page: each of its pictures has a URL of its own"
     request = Request(values={}, texts=texts, errors=errors)
     for name, attr, low, high, kind in (
         (REFRESH, "refresh", MIN_REFRESH, MAX_REFRESH, "int"),
@@ -837,9 +903,10 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
         else:
             texts[param.name] = param.text(param.default)
             value = param.default
-            if param.kind == "path" and value is not None and not pathlib.Path(value).is_absolute():
+            if param.kind in ("path", "table") and value is not None and not pathlib.Path(value).is_absolute():
+                resolve = resolve_table_file if param.kind == "table" else resolve_data_file
                 try:  # defaults are the plot author's, but a relative one still lives in the data dir
-                    value = resolve_data_file(limits.data_dir, str(value), limits.max_file_bytes)
+                    value = resolve(limits.data_dir, str(value), limits.max_file_bytes)
                 except PathRefused as error:
                     errors[param.name] = f"{error} (the default, {param.text(param.default)})"
             elif isinstance(value, tuple) and param.kind == "list":
@@ -850,13 +917,88 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
     return request
 
 
+def comparing(pairs: list[tuple[str, str]]) -> bool:
+    """Whether a query asks for several values side by side."""
+    return any(name == COMPARE and value for name, value in pairs)
+
+
+@dataclasses.dataclass
+class Comparison:
+    """One parameter at several values side by side, the other parameters shared by every picture."""
+
+    name: str  # the varied parameter
+    requests: list  # a Request per value, in the order given
+    shared: Request  # the query without the varied parameter: what the form shows
+    error: str = ""  # what is wrong with the comparison itself
+
+    @property
+    def status(self) -> int:
+        """200, or the worst status of the shared query and of each value."""
+        if self.error:
+            return 400
+        return max([self.shared.status if self.shared.errors else 200] + [request.status for request in self.requests])
+
+    @property
+    def texts(self) -> list[str]:
+        """The values compared, as query text."""
+        return [request.texts.get(self.name, "") for request in self.requests]
+
+    def query(self, plot: Plot) -> str:
+        """The query string that stands for this comparison: the values, then the shared non-defaults."""
+        shared = urllib.parse.parse_qsl(self.shared.canonical_query(plot), keep_blank_values=True)
+        size = urllib.parse.parse_qsl(self.shared.canonical_query(plot, image=True), keep_blank_values=True)
+        pairs = [(COMPARE, self.name), *((self.name, text) for text in self.texts)]
+        pairs += [(k, v) for k, v in shared if k != self.name]
+        pairs += [(k, v) for k, v in size if k in (WIDTH, HEIGHT, DPI)]
+        return urllib.parse.urlencode(pairs)
+
+
+def comparison_values(param: Param, limits: Limits) -> list[str]:
+    """What to compare when no value is given: every choice, both truths, or the data files."""
+    if param.kind == "choice":
+        return list(param.choices)
+    if param.kind == "bool":
+        return ["false", "true"]
+    if param.kind in ("path", "table"):
+        return list_data_files(limits.data_dir, MAX_COMPARE, table_suffixes() if param.kind == "table" else None)
+    return []
+
+
+def parse_comparison(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Comparison:
+    """Check a side-by-side query: the parameter to vary, its values and the shared rest."""
+    raw = dict(pairs)
+    known = {param.name: param for param in plot.params}
+    name = raw.get(COMPARE, "")
+    base = [(k, v) for k, v in pairs if k not in (name, COMPARE, VALUES)]
+    comparison = Comparison(name, [], parse_query(plot, base, limits))
+    if comparison.shared.errors.pop(name, None) is not None and not comparison.shared.errors:
+        comparison.shared.status = 200  # the varied parameter's default is no picture's value
+    param = known.get(name)
+    if param is None:
+        shown = name if len(name) <= 40 else name[:40] + "…"
+        comparison.error = f"cannot compare {shown!r}: {plot.name} takes {', '.join(known) or 'no parameters'}"
+        return comparison
+    if VALUES in raw:  # the form's one field: values separated by |
+        texts = [text.strip() for text in raw[VALUES].split("|") if text.strip()]
+    else:
+        texts = [value for key, value in pairs if key == name]
+    texts = list(dict.fromkeys(texts or comparison_values(param, limits)))
+    if not texts:
+        comparison.error = f"give the values of {name} to compare, separated by |"
+    elif len(texts) > MAX_COMPARE:
+        comparison.error = f"at most {MAX_COMPARE} values side by side, not {len(texts)}"
+    else:
+        comparison.requests = [parse_query(plot, [*base, (name, text)], limits) for text in texts]
+    return comparison
+
+
 def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[str, int, int]]:
     """(path, mtime_ns, size) of every data file the plot reads through a parameter."""
     found = []
     for param in plot.params:
         value = request.values.get(param.name)
         path = None
-        if param.kind == "path" and value is not None:
+        if param.kind in ("path", "table") and value is not None:
             path = pathlib.Path(value)
         elif param.kind == "str" and isinstance(value, str) and 0 < len(value) < 1024:
             try:
@@ -1075,6 +1217,8 @@ def render_plot(
                     f"the figure is {inches_w:g}x{inches_h:g} in, over the {max_pixels / 1e6:g} megapixel limit at {dpi:g} dpi"
                 )
             apply_view(figure, view)
+            if fmt == FIGURE_FORMAT:
+                return pickle.dumps(figure), []
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
             return buffer.getvalue(), axes_geometry(figure, dpi)
@@ -1231,6 +1375,189 @@ def _resident_bytes() -> int:
         return 0
 
 
+# -- reading data files ---------------------------------------------------------------------------
+
+_GROWING = (".csv", ".tsv", ".jsonl", ".ndjson")  # text tables a log writer appends lines to
+_HEAD_BYTES = 1 << 16  # how much of a file's start is hashed to tell "it grew" from "it was rewritten"
+_TAIL_BYTES = 256  # and the bytes just before the old end, which must be unchanged too
+
+
+@dataclasses.dataclass
+class _Frame:
+    """A parsed file as FrameCache keeps it, with what tells whether the file only grew since."""
+
+    frame: typing.Any  # the DataFrame, read options applied
+    mtime_ns: int
+    size: int  # bytes parsed
+    head: bytes  # sha256 of the first head_size bytes
+    head_size: int  # _HEAD_BYTES, or the whole file when it was shorter when first parsed
+    tail: bytes  # the last _TAIL_BYTES parsed
+    columns: tuple  # the header, for parsing appended lines on their own
+    dtypes: dict  # column -> dtype before the read options: appended lines are cast to them
+    nbytes: int
+
+
+def _copy_on_write() -> bool:
+    """Whether pandas copies a frame's data before a write (always from pandas 3 on)."""
+    import pandas
+
+    if int(pandas.__version__.split(".")[0]) >= 3:
+        return True
+    return pandas.get_option("mode.copy_on_write") is True
+
+
+def _read_options(frame, table: Table):
+    """Apply ``parse_dates`` and ``index_col`` to a frame as read from its file."""
+    import pandas
+
+    for column in table.parse_dates:
+        if column not in frame.columns:
+            raise ValueError(f"no column {column!r} to parse as dates; the columns are {', '.join(map(str, frame.columns))}")
+        frame[column] = pandas.to_datetime(frame[column])
+    if table.index_col is not None:
+        column = frame.columns[table.index_col] if isinstance(table.index_col, int) else table.index_col
+        if column not in frame.columns:
+            raise ValueError(f"no column {column!r} for the index; the columns are {', '.join(map(str, frame.columns))}")
+        frame = frame.set_index(column)
+    return frame
+
+
+def _parse_text(data: bytes, suffix: str, table: Table, columns: tuple | None = None):
+    """Parse CSV, TSV or JSON lines from bytes; with ``columns``, bytes of lines without a header."""
+    import pandas
+
+    if suffix in (".jsonl", ".ndjson"):
+        return pandas.read_json(io.BytesIO(data), lines=True)
+    sep = table.sep or ("\t" if suffix == ".tsv" else ",")
+    if columns is None:
+        return pandas.read_csv(io.BytesIO(data), sep=sep)
+    return pandas.read_csv(io.BytesIO(data), sep=sep, header=None, names=list(columns))
+
+
+class FrameCache:
+    """The data files one process has parsed, by (path, read options), bounded in bytes.
+
+    An entry stands for one version of its file, its (mtime, size): a render of the same file with
+    other parameters, another size or format takes the frame from here and costs only the drawing.
+    A text table that only grew (its first bytes and the bytes before its old end unchanged, the old
+    end on a line break: a training log) is extended by parsing the new lines alone. Plots get a
+    copy that shares the data under pandas' copy-on-write (a real copy where that is off), so a plot
+    that changes its frame changes only its own.
+    """
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.entries: collections.OrderedDict[tuple, _Frame] = collections.OrderedDict()
+        self.bytes = 0
+        self.counts = collections.Counter()
+        self.lock = threading.Lock()  # in-process rendering reads from several threads
+
+    def load(self, path: pathlib.Path, table: Table, series: bool = False):
+        """The file's frame (or its first column, for a Series parameter), parsed at most once per version."""
+        frame = self._frame(pathlib.Path(path), table)
+        frame = frame.copy(deep=not _copy_on_write())
+        if series:
+            if not len(frame.columns):
+                raise ValueError(f"{path.name} has no column to make a Series of")
+            return frame.iloc[:, 0]
+        return frame
+
+    def _frame(self, path: pathlib.Path, table: Table):
+        import pandas
+
+        key = (str(path), table)
+        suffix = path.suffix.lower()
+        with open(path, "rb") as file:
+            info = os.fstat(file.fileno())
+            with self.lock:
+                entry = self.entries.get(key)
+                if entry is not None:
+                    self.entries.move_to_end(key)
+            if entry is not None and (entry.mtime_ns, entry.size) == (info.st_mtime_ns, info.st_size):
+                self._count("data_hits")
+                return entry.frame
+            if entry is not None and info.st_size > entry.size and self._only_grew(file, entry):
+                file.seek(entry.size)
+                added = file.read(info.st_size - entry.size)
+                if added.endswith(b"\n"):  # whole lines only: a line being written is read when it is done
+                    lines = _parse_text(added, suffix, table, entry.columns)
+                    for column, dtype in entry.dtypes.items():
+                        if column in lines.columns and lines[column].dtype != dtype:
+                            with contextlib.suppress(ValueError, TypeError):
+                                lines[column] = lines[column].astype(dtype)
+                    lines = _read_options(lines, table)
+                    frame = pandas.concat([entry.frame, lines], ignore_index=table.index_col is None)
+                    tail = (entry.tail + added)[-_TAIL_BYTES:]
+                    nbytes = entry.nbytes + int(lines.memory_usage(deep=True).sum())
+                    grown = dataclasses.replace(entry, frame=frame, mtime_ns=info.st_mtime_ns, size=info.st_size, tail=tail, nbytes=nbytes)
+                    self._keep(key, grown)
+                    self._count("data_extensions")
+                    self._count("data_rows_parsed", len(lines))
+                    return frame
+            file.seek(0)
+            if suffix in _GROWING:
+                data = file.read(info.st_size)  # no more than was stat()ed: a writer may be appending
+                raw = _parse_text(data, suffix, table)
+            else:
+                data = b""
+                raw = {".parquet": pandas.read_parquet, ".feather": pandas.read_feather, ".xlsx": pandas.read_excel}[suffix](file)
+        columns, dtypes = tuple(raw.columns), raw.dtypes.to_dict()
+        frame = _read_options(raw, table)
+        self._count("data_parses")
+        self._count("data_rows_parsed", len(frame))
+        # Only a text table parsed to a line end can be extended; an empty head says "never".
+        growing = suffix in _GROWING and data.endswith(b"\n")
+        entry = _Frame(
+            frame,
+            info.st_mtime_ns,
+            info.st_size,
+            hashlib.sha256(data[:_HEAD_BYTES]).digest() if growing else b"",
+            min(len(data), _HEAD_BYTES),
+            data[-_TAIL_BYTES:],
+            columns,
+            dtypes,
+            int(frame.memory_usage(deep=True).sum()),
+        )
+        self._keep(key, entry)
+        return frame
+
+    def _only_grew(self, file, entry: _Frame) -> bool:
+        """Whether the bytes parsed for ``entry`` are still the file's first bytes."""
+        if not entry.head:
+            return False
+        file.seek(0)
+        if hashlib.sha256(file.read(entry.head_size)).digest() != entry.head:
+            return False
+        file.seek(entry.size - len(entry.tail))
+        return file.read(len(entry.tail)) == entry.tail
+
+    def _keep(self, key: tuple, entry: _Frame) -> None:
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old.nbytes
+            if entry.nbytes > self.max_bytes:
+                return
+            self.entries[key] = entry
+            self.bytes += entry.nbytes
+            while self.bytes > self.max_bytes:
+                _, dropped = self.entries.popitem(last=False)
+                self.bytes -= dropped.nbytes
+
+    def _count(self, name: str, amount: int = 1) -> None:
+        with self.lock:
+            self.counts[name] += amount
+
+    def stats(self) -> dict:
+        """Counters for ``/-/health.json``: parses, extensions, hits, rows parsed, bytes and entries kept."""
+        with self.lock:
+            return {
+                **{name: self.counts.get(name, 0) for name in ("data_parses", "data_extensions", "data_hits", "data_rows_parsed")},
+                "data_cache_bytes": self.bytes,
+                "data_cache_entries": len(self.entries),
+            }
+
+
 @dataclasses.dataclass(frozen=True)
 class RenderJob:
     """What a worker needs to draw one view: the plot's name and the checked query."""
@@ -1240,19 +1567,34 @@ class RenderJob:
     fmt: str
 
 
-def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob) -> tuple[bytes, list[dict]]:
-    """Parse and render one job: (image, geometry); the query was checked by the server, this checks it again."""
+def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: FrameCache) -> tuple[bytes, list[dict]]:
+    """Parse and render one job: (image, geometry); the query was checked by the server, this checks it again.
+
+    Table parameters arrive as paths and leave as frames, from this process's FrameCache.
+    """
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
     if request.errors or request.missing:
         raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
-    return render_plot(plot, request.values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
+    values = dict(request.values)
+    for param in plot.params:
+        path = values.get(param.name)
+        if param.kind == "table" and isinstance(path, pathlib.PurePath):
+            try:
+                values[param.name] = frames.load(path, param.table, series=param.item_kind == "Series")
+            except Exception as error:  # a file pandas cannot parse fails this render, like a plot that raises
+                root = limits.data_dir.resolve()
+                shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+                message = "".join(traceback.format_exception_only(type(error), error)).strip()
+                raise PlotFailed(f"{param.name}: pandas could not read {shown}: {message}") from None
+    return render_plot(plot, values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
 
 
 def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
     """A render process: load the plots, then answer jobs until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     plots = discover_plots(sources, handler_class)
+    frames = FrameCache(limits.data_cache_bytes)
     # Under forkserver the parent is the fork server, never the server: watch the server's
     # sentinel instead. Under fork and spawn getppid() is the quicker test (siblings may hold
     # copies of the sentinel pipe).
@@ -1276,13 +1618,13 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
         started = time.perf_counter()
         axes = []
         try:
-            body, axes = run_job(plots, limits, job)
+            body, axes = run_job(plots, limits, job, frames)
             reply = ("ok", body, "")
         except PlotFailed as error:
             reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
-        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes))
+        connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes, frames.stats()))
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
@@ -1323,6 +1665,7 @@ class WorkerPool:
         self.pending = 0
         self.workers: set[_Worker] = set()
         self.open_figures: dict[int, int] = {}
+        self.frame_stats: dict[int, dict] = {}  # each worker's FrameCache counters, by pid, retired ones too
         self.closed = False
         self.started = 0  # worker processes started so far, replacements included
         for _ in range(size):
@@ -1393,7 +1736,7 @@ class WorkerPool:
                 if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
                     self._retire(worker)
                     raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
-                kind, payload, details, seconds, open_figures, rss, axes = worker.connection.recv()
+                kind, payload, details, seconds, open_figures, rss, axes, frame_stats = worker.connection.recv()
             except (EOFError, OSError, BrokenPipeError):
                 worker.process.join(1)
                 code = worker.process.exitcode
@@ -1403,6 +1746,7 @@ class WorkerPool:
             worker.settled_rss = worker.settled_rss or rss
             with self.lock:
                 self.open_figures[worker.process.pid] = open_figures
+                self.frame_stats[worker.process.pid] = frame_stats
             if worker.jobs >= self.max_jobs or rss - worker.settled_rss > self.max_growth:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
@@ -1415,6 +1759,18 @@ class WorkerPool:
         finally:
             with self.lock:
                 self.pending -= 1
+
+    def data_stats(self) -> dict:
+        """The workers' FrameCache counters added up; bytes and entries of the running ones only."""
+        with self.lock:
+            live = {worker.process.pid for worker in self.workers}
+            stats = list(self.frame_stats.items())
+        total = collections.Counter()
+        for pid, counts in stats:
+            for name, value in counts.items():
+                if pid in live or name not in ("data_cache_bytes", "data_cache_entries"):
+                    total[name] += value
+        return {name: total.get(name, 0) for name in FrameCache(0).stats()}
 
     def close(self) -> None:
         """Stop every worker; kill those that do not stop at once."""
@@ -1434,6 +1790,7 @@ class InProcessRenderer:
 
     def __init__(self, plots: dict[str, Plot], limits: Limits, max_pending: int = 16):
         self.plots, self.limits, self.max_pending = plots, limits, max_pending
+        self.frames = FrameCache(limits.data_cache_bytes)
         self.lock = threading.Lock()
         self.pending = 0
         self.started = 0  # no worker processes, ever
@@ -1446,7 +1803,7 @@ class InProcessRenderer:
             self.pending += 1
         try:
             started = time.perf_counter()
-            body, axes = run_job(self.plots, self.limits, job)
+            body, axes = run_job(self.plots, self.limits, job, self.frames)
             return body, time.perf_counter() - started, axes
         finally:
             with self.lock:
@@ -1459,6 +1816,10 @@ class InProcessRenderer:
     def pids(self) -> list[int]:
         """No worker processes here."""
         return []
+
+    def data_stats(self) -> dict:
+        """This process's FrameCache counters."""
+        return self.frames.stats()
 
     @property
     def open_figures(self) -> dict[int, int]:
@@ -1632,6 +1993,7 @@ class ImageService:
             "worker_pids": self.renderer.pids(),
             "open_figures": sum(self.renderer.open_figures.values()),
             "plots": len(self.plots),
+            **self.renderer.data_stats(),
         }
 
 
@@ -1710,6 +2072,14 @@ button.secondary { background: #fff; color: var(--accent); }
 .explore label { display: flex; gap: 0.3rem; align-items: center; }
 .explore a { color: var(--accent); }
 .placeholder { color: var(--muted); padding: 3rem 1rem; text-align: center; }
+.panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(300px, 1fr)); gap: 0.75rem; }
+.panel { margin: 0; min-width: 0; }
+.panel figcaption { font-weight: 600; font-size: 0.9rem; margin-bottom: 0.3rem; }
+.panel figcaption a { color: var(--accent); text-decoration: none; }
+.panel img { display: block; width: 100%; height: auto; }
+.panel .toolbar { margin-top: 0.3rem; padding-top: 0.3rem; }
+details.compare { border-top: 1px solid var(--line); padding: 0.6rem 0 0.2rem; margin-top: 0.4rem; }
+details.compare summary { cursor: pointer; color: var(--accent); font-size: 0.9rem; margin-bottom: 0.5rem; }
 pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
@@ -1916,10 +2286,13 @@ exploreImage();
     const output = document.querySelector(`output[for="${range.id}"]`);
     if (output) range.addEventListener("input", () => { output.value = range.value; });
   }
-  const img = document.getElementById("plot");
-  if (!img) return;
-  const status = document.getElementById("status");
-  const toggle = document.getElementById("pause");
+  // Every live picture: the view's, or each one of a side-by-side comparison, with the status
+  // line and Pause button next to it.
+  for (const img of document.querySelectorAll("img[data-src]")) live(img);
+  function live(img) {
+  const box = img.closest(".panel, .figure");
+  const status = box.querySelector(".status");
+  const toggle = box.querySelector(".pause");
   const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
   const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
   let etag = img.dataset.etag || null;
@@ -1988,6 +2361,7 @@ exploreImage();
     if (!document.hidden && !paused) refresh();
   });
   schedule();
+  }
 })();
 """
 
@@ -2032,6 +2406,7 @@ PLOT_BODY = """\
 <input type="hidden" name="_form" value="1">
 {problem}
 {fields}
+{compare}
 <div class="actions">
 <button type="submit">Plot</button>
 <label class="refresh">refresh every <input type="number" name="_refresh" value="{refresh}" min="{min_refresh}" \
@@ -2051,10 +2426,30 @@ data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}
 {explore}
 <div class="toolbar">
 <span id="status" class="status{status_class}">{status}</span>
-<button type="button" class="secondary" id="pause">Pause</button>
+<button type="button" class="secondary pause" id="pause">Pause</button>
 <span>download {downloads}</span>
 </div>
 """
+
+COMPARE_CONTROL = """\
+<details class="compare"{open}><summary>Compare side by side</summary>
+<div class="field"><label for="field-_compare">vary</label><select id="field-_compare" name="_compare">{options}</select></div>
+<div class="field"><label for="field-_values">values <span class="type">separated by |</span></label>\
+<input type="text" id="field-_values" name="_values" value="{values}" placeholder="1 | 5 | 20">\
+<div class="help">Empty: every choice, or every data file.</div></div>
+</details>"""
+
+PANEL = """\
+<figure class="panel">
+<figcaption><a href="{page}">{caption}</a></figcaption>
+{picture}
+</figure>"""
+
+PANEL_PICTURE = """\
+<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-etag="" data-refresh="{refresh}">
+<div class="toolbar"><span class="status">refreshes every {refresh} s</span>\
+<button type="button" class="secondary pause">Pause</button></div>"""
 
 EXPLORE = """\
 <div class="explore">
@@ -2128,9 +2523,9 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
                 selected = " selected" if token == current else ""
                 options.append(f'<option value="{e(token)}"{selected}>{e(token)}</option>')
             widget = f"<select {attrs}>{''.join(options)}</select>"
-        elif param.kind == "path":
+        elif param.kind in ("path", "table"):
             current = request.texts.get(param.name, "")
-            files = list_data_files(limits.data_dir)
+            files = list_data_files(limits.data_dir, suffixes=table_suffixes() if param.kind == "table" else None)
             if current and current not in files:
                 files.insert(0, current)
             options = ['<option value=""></option>'] if param.optional or not current else []
@@ -2248,6 +2643,7 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
         name=e(plot.name),
         problem=problem,
         fields=fields,
+        compare=_compare_control(plot),
         refresh=int(request.refresh),
         min_refresh=MIN_REFRESH,
         max_refresh=MAX_REFRESH,
@@ -2256,6 +2652,104 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
     crumb = f'<span class="crumb">› {e(plot.title)}</span>'
     json_url = _with_query(f"{plot.name}.json", request.canonical_query(plot))
     return _page(f"{plot.title} · plotserve", body, crumb=crumb, json_url=json_url, head=head)
+
+
+def _compare_control(plot: Plot, comparison: Comparison | None = None) -> str:
+    """The form's "compare side by side" part: which parameter to vary, and its values."""
+    if not plot.params:
+        return ""
+    current = comparison.name if comparison else ""
+    options = ['<option value="">nothing: one picture</option>']
+    for param in plot.params:
+        selected = " selected" if param.name == current else ""
+        options.append(f'<option value="{e(param.name)}"{selected}>{e(param.name)}</option>')
+    values = " | ".join(comparison.texts) if comparison else ""
+    return COMPARE_CONTROL.format(open=" open" if comparison else "", options="".join(options), values=e(values))
+
+
+def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
+    """One picture of a comparison, live like the view's own; or what stops it from being drawn."""
+    text = request.texts.get(name, "")
+    caption = f"{name} = {text}" if text else f"{name} empty"
+    page = _with_query(plot.name, request.canonical_query(plot))
+    if request.errors or request.missing:
+        problems = [f"{field or 'query'}: {message}" for field, message in request.errors.items()]
+        message = "; ".join(problems) or f"fill in {', '.join(request.missing)}"
+        return PANEL.format(page=e(page or "./"), caption=e(caption), picture=f'<p class="problem" role="alert">{e(message)}</p>')
+    src = _with_query(f"{plot.name}.png", request.canonical_query(plot, image=True))
+    sharp = dataclasses.replace(request, dpi=request.dpi * 2)
+    fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
+    src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
+    picture = PANEL_PICTURE.format(
+        src=e(src),
+        src2x=e(src2x),
+        width=int(request.width * request.dpi),
+        height=int(request.height * request.dpi),
+        alt=e(f"{plot.title}, {caption}"),
+        refresh=int(request.refresh),
+    )
+    return PANEL.format(page=e(page), caption=e(caption), picture=picture)
+
+
+def compare_page(plot: Plot, comparison: Comparison, limits: Limits) -> bytes:
+    """A plot's page with one parameter at several values side by side, each picture its own live URL.
+
+    The pictures are not drawn before the page is sent: the browser asks for them all at once, and
+    the render processes draw them in parallel.
+    """
+    shared = comparison.shared
+    problems = [message for field, message in shared.errors.items() if field not in {p.name for p in plot.params}]
+    if comparison.error:
+        problems.insert(0, comparison.error)
+    problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
+    params = [param for param in plot.params if param.name != comparison.name]
+    fields = "\n".join(_field(param, shared, limits) for param in params)
+    missing = [name for name in shared.missing if name != comparison.name]
+    if comparison.error or shared.errors:
+        figure = '<p class="placeholder">Correct what is marked in red to see the comparison.</p>'
+    elif missing:
+        figure = f'<p class="placeholder">Fill in {e(", ".join(missing))} to see the comparison.</p>'
+    else:
+        panels = "\n".join(_panel(plot, comparison.name, request, limits) for request in comparison.requests)
+        figure = f'<div class="panels">\n{panels}\n</div>'
+    description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
+    body = PLOT_BODY.format(
+        title=e(f"{plot.title}: {comparison.name} side by side" if not comparison.error else plot.title),
+        summary=e(plot.summary),
+        description=description,
+        name=e(plot.name),
+        problem=problem,
+        fields=fields,
+        compare=_compare_control(plot, comparison),
+        refresh=int(shared.refresh),
+        min_refresh=MIN_REFRESH,
+        max_refresh=MAX_REFRESH,
+        figure=figure,
+    )
+    head = f'<noscript><meta http-equiv="refresh" content="{int(shared.refresh)}"></noscript>'
+    head += '\n<script src="-/static/plotserve.js" defer></script>'
+    crumb = f'<span class="crumb">› <a href="{e(plot.name)}">{e(plot.title)}</a> › compare</span>'
+    json_url = _with_query(f"{plot.name}.json", comparison.query(plot)) if not comparison.error else f"{plot.name}.json"
+    return _page(f"{plot.title} · compare · plotserve", body, crumb=crumb, json_url=json_url, head=head)
+
+
+def comparison_json(plot: Plot, comparison: Comparison, limits: Limits) -> dict:
+    """A comparison's JSON twin: the plot, the varied parameter, and each picture's URL and values."""
+    data = plot.describe()
+    data["compare"] = comparison.name
+    data["errors"] = {COMPARE: comparison.error} if comparison.error else comparison.shared.errors
+    data["views"] = [
+        {
+            "value": text,
+            "page": _with_query(plot.name, request.canonical_query(plot)),
+            "image": _with_query(f"{plot.name}.png", request.canonical_query(plot, image=True)),
+            "values": {name: _shown_value(value, limits.data_dir.resolve()) for name, value in request.values.items()},
+            "errors": request.errors,
+            "missing": list(request.missing),
+        }
+        for text, request in zip(comparison.texts, comparison.requests, strict=True)
+    ]
+    return data
 
 
 def error_page(status: int, message: str, root: str = "") -> bytes:
@@ -2378,6 +2872,7 @@ class PlotApp:
         workers: int | None = None,
         timeout: float = 30.0,
         cache_mb: float = 8.0,
+        data_cache_mb: float | None = None,
         max_pending: int | None = None,
         start_method: str | None = None,
         worker_max_jobs: int = 10_000,
@@ -2387,6 +2882,8 @@ class PlotApp:
     ):
         handler_class = handler_class or PlotRequestHandler
         self.limits = limits or Limits()
+        if data_cache_mb is not None:  # each render process's parsed frames: the workers get it with the limits
+            self.limits = dataclasses.replace(self.limits, data_cache_bytes=int(data_cache_mb * 2**20))
         self.plots = discover_plots(sources, handler_class)
         self.token = token
         self.allowed_hosts = {name.lower() for name in allowed_hosts}
@@ -2480,6 +2977,8 @@ class PlotApp:
         return Response(400, error_page(400, problem, _root(path)))
 
     def _page(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        if comparing(pairs):
+            return self._comparison(plot, pairs, as_json=False)
         if view.errors:
             return Response(view.status, plot_page(plot, view, self.limits, None, None))
         if any(name == FORM for name, _ in pairs):
@@ -2498,6 +2997,8 @@ class PlotApp:
 
     def _plot_json(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
         """The JSON twin, with its view's geometry: the PNG's render, from the cache when it is there."""
+        if comparing(pairs):
+            return self._comparison(plot, pairs, as_json=True)
         rendered = failure = None
         if not view.errors and not view.missing:
             try:
@@ -2505,6 +3006,15 @@ class PlotApp:
             except PlotFailed as error:
                 failure = error
         return _json_response(plot_json(plot, view, self.limits, rendered, failure), view.status)
+
+    def _comparison(self, plot: Plot, pairs, as_json: bool) -> Response:
+        """A side-by-side page (or its JSON); a submitted form becomes the comparison's short URL."""
+        comparison = parse_comparison(plot, pairs, self.limits)
+        if as_json:
+            return _json_response(comparison_json(plot, comparison, self.limits), comparison.status)
+        if any(name == FORM for name, _ in pairs) and comparison.status == 200:
+            return Response(303, b"", headers={"Location": _here(f"/{plot.name}", comparison.query(plot))})
+        return Response(comparison.status, compare_page(plot, comparison, self.limits))
 
     def _image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
         content_type = IMAGE_FORMATS[fmt]
@@ -2752,7 +3262,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         quiet: bool = False,
         **options,
     ):
-        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, max_pending, start_method, worker_max_*."""
+        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, data_cache_mb, max_pending, start_method, worker_max_*."""
         host = address[0]
         local = _is_loopback(host)
         # Bound to loopback, the Host check is what keeps other web pages out (DNS rebinding);
@@ -2936,6 +3446,7 @@ CLI = {
     "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int, None, "N"),
     "timeout": ("seconds one render may take (default 30)", "option", "t", float, None, "S"),
     "cache_mb": ("megabytes of rendered images to keep (default 8)", "option", "c", float, None, "MB"),
+    "data_cache_mb": ("megabytes of parsed data files each render process keeps (default 128)", "option", "C", float, None, "MB"),
     # plac gives an option without a short flag only a one-dash name (-max-dpi): every option has one.
     "max_pixels": ("largest image, in megapixels (default 25)", "option", "M", float, None, "MP"),
     "max_dpi": ("highest dpi a request may ask for (default 600)", "option", "D", int, None, "N"),
@@ -2945,6 +3456,9 @@ CLI = {
     "allow_host": ("comma-separated host names the server may be reached by", "option", "A", str, None, "HOSTS"),
     "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g", str, None, "URL"),
     "output": ("with --get, write the body to this file", "option", "o", str, None, "FILE"),
+    "export": ("write the views to FILE.html, FILE.pdf (a page each) or DIR/ (image files) and exit", "option", "x", str, None, "TARGET"),
+    "view": ("with --export, a view such as 'training?smooth=5' (repeatable; default: every plot)", "option", "V", str, None, "URL"),
+    "format_": ("image format of an HTML or folder export", "option", "f", str, ["png", "svg"], "FMT"),
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
     "quiet": ("do not log requests", "flag", "q"),
     "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),
@@ -2959,6 +3473,7 @@ def main(
     workers: int | None = None,
     timeout: float = 30.0,
     cache_mb: float = 8.0,
+    data_cache_mb: float = 128.0,
     max_pixels: float = 25.0,
     max_dpi: int = 600,
     max_file_mb: float = 1024.0,
@@ -2967,6 +3482,9 @@ def main(
     allow_host: str = "",
     get: str | None = None,
     output: str | None = None,
+    export: str | None = None,
+    view: str = "",
+    format_: str = "png",
     list_: bool = False,
     quiet: bool = False,
     *sources: str,
@@ -2981,7 +3499,11 @@ def main(
     if not data_path.is_dir():
         raise SystemExit(f"plotserve: no such data directory: {data_path}")
     limits = Limits(
-        data_dir=data_path.resolve(), max_file_bytes=int(max_file_mb * 2**20), max_pixels=int(max_pixels * 1e6), max_dpi=max_dpi
+        data_dir=data_path.resolve(),
+        max_file_bytes=int(max_file_mb * 2**20),
+        max_pixels=int(max_pixels * 1e6),
+        max_dpi=max_dpi,
+        data_cache_bytes=int(data_cache_mb * 2**20),
     )
     if list_:
         plots = discover_plots(sources)
@@ -2991,6 +3513,10 @@ def main(
     options = dict(
         sources=sources, limits=limits, workers=workers, timeout=timeout, cache_mb=cache_mb, start_method=start_method, quiet=quiet
     )
+    if export is not None:
+        # write_export() is in the Exports section, after this one (STYLE.md: exports after the command line).
+        options.pop("quiet")
+        raise SystemExit(write_export(export, view.split() or None, format_, **options))
     if get is not None:
         server = PlotServer(("127.0.0.1", 0), **{**options, "workers": 0, "quiet": True})
         threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -3031,6 +3557,24 @@ def main(
             demo.cleanup()
 
 
+def _gather_views(argv: list[str]) -> list[str]:
+    """plac takes an option once: every ``--view URL`` (``-V URL``) becomes one ``--view`` of URLs
+    separated by spaces, which a URL never holds (its spaces are %20 or +)."""
+    views, rest, args = [], [], iter(argv)
+    for arg in args:
+        if arg == "--":
+            rest += [arg, *args]
+        elif arg in ("-V", "--view"):
+            views.append(next(args, ""))
+        elif arg.startswith("--view="):
+            views.append(arg.removeprefix("--view="))
+        elif arg.startswith("-V") and not arg.startswith("--"):
+            views.append(arg[2:])
+        else:
+            rest.append(arg)
+    return (["--view", " ".join(views)] if views else []) + rest
+
+
 def cli() -> None:
     """The ``plotserve`` command."""
     try:
@@ -3038,9 +3582,285 @@ def cli() -> None:
     except ModuleNotFoundError:
         sys.exit(f"plotserve: plac is not installed for {sys.executable}: run  {sys.executable} -m pip install plac")
     try:
-        plac.call(plac.annotations(**CLI)(main))
+        plac.call(plac.annotations(**CLI)(main), _gather_views(sys.argv[1:]))
     except SourceError as error:
         sys.exit(f"plotserve: {error}")
+
+
+# ==============================================================================================
+# Exports
+# ==============================================================================================
+
+REPORT_STYLE = """\
+.view { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem 1.25rem; margin: 0 0 1.25rem; }
+.view h2 { font-size: 1.2rem; margin: 0 0 0.2rem; }
+.view img { display: block; max-width: 100%; height: auto; margin: 0.5rem 0; }
+.view .url { font-size: 0.85rem; color: var(--muted); margin: 0 0 0.5rem; }
+.view table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+.view th, .view td { text-align: left; padding: 0.15rem 0.8rem 0.15rem 0; vertical-align: top; }
+.view th { color: var(--muted); font-weight: 600; }
+.view .drawn { color: var(--muted); font-size: 0.8rem; margin: 0.3rem 0 0; }
+.view .files a { color: var(--accent); margin-right: 0.6rem; }
+"""
+
+REPORT = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+{style}</style>
+</head>
+<body>
+<header><span class="brand">plotserve</span><span class="crumb">› {title}</span></header>
+<main>
+<h1>{title}</h1>
+<p class="summary">{summary}</p>
+{views}
+</main>
+</body>
+</html>
+"""
+
+REPORT_VIEW = """\
+<section class="view{failed}" id="{anchor}">
+<h2>{title}</h2>
+<p class="url"><code>{url}</code></p>
+{summary}{description}{figure}
+<table>{rows}</table>
+<p class="drawn">{drawn}</p>
+</section>"""
+
+
+@dataclasses.dataclass
+class ExportedView:
+    """One view of an export: where it came from, and its images or why it has none."""
+
+    url: str  # relative, as a user would open it: NAME?query
+    plot: Plot | None = None
+    request: Request | None = None
+    images: dict = dataclasses.field(default_factory=dict)  # format -> Rendered
+    error: str = ""
+    details: str = ""
+
+    @property
+    def drawn(self) -> str:
+        """When and how fast it was drawn, or that it failed."""
+        if self.error or not self.images:
+            return "not drawn: it failed"
+        first = next(iter(self.images.values()))
+        when = datetime.datetime.fromtimestamp(first.rendered_at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        return f"drawn {when} in {first.seconds * 1000:.0f} ms"
+
+
+def export_kind(target: str) -> str:
+    """html, pdf or dir, from what ``--export`` names (a folder ends with / or already exists)."""
+    if target.endswith(("/", os.sep)) or os.path.isdir(target):
+        return "dir"
+    suffix = pathlib.Path(target).suffix.lower()
+    if suffix in (".html", ".htm"):
+        return "html"
+    if suffix == ".pdf":
+        return "pdf"
+    raise SystemExit(f"plotserve: --export takes FILE.html, FILE.pdf or a folder ending in /, not {target}")
+
+
+def export_views(plots: dict[str, Plot], limits: Limits, urls: typing.Sequence[str] | None) -> list[ExportedView]:
+    """The views to export: those the URLs name, or every plot that needs no parameter."""
+    if not urls:
+        views = []
+        for plot in plots.values():
+            request = parse_query(plot, [], limits)
+            if request.missing or request.errors:
+                needs = ", ".join(request.missing) or "other defaults"
+                print(f"plotserve: export: {plot.name} left out: it needs {needs}", file=sys.stderr)
+                continue
+            views.append(ExportedView(plot.name, plot, request))
+        return views
+    views = []
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        name = parts.path.rstrip("/").rpartition("/")[2].partition(".")[0]
+        view = ExportedView(url.lstrip("/"))
+        view.plot = plots.get(name)
+        pairs, problem = split_query(parts.query)
+        pairs = [(k, v) for k, v in pairs if k != "token"]
+        if view.plot is None:
+            view.error = f"there is no plot {name!r}: the plots are {', '.join(plots) or 'none'}"
+        elif problem:
+            view.error = problem
+        elif comparing(pairs):  # side by side: each of its pictures is a view
+            comparison = parse_comparison(view.plot, pairs, limits)
+            if comparison.error:
+                view.error = comparison.error
+            else:
+                panels = [_with_query(name, request.canonical_query(view.plot, image=True)) for request in comparison.requests]
+                views.extend(export_views(plots, limits, panels))
+                continue
+        else:
+            view.request = parse_query(view.plot, pairs, limits)
+            if view.request.errors or view.request.missing:
+                problems = [f"{field or 'query'}: {message}" for field, message in view.request.errors.items()]
+                view.error = "; ".join(problems) or f"missing {', '.join(view.request.missing)}"
+            else:
+                view.url = _with_query(view.plot.name, view.request.canonical_query(view.plot, image=True))
+        views.append(view)
+    return views
+
+
+def render_views(app: PlotApp, views: list[ExportedView], formats: typing.Sequence[str]) -> None:
+    """Draw every view in every format through the app's ImageService: in its worker pool, in
+    parallel, with its time limit and cache; a failure is kept on its view."""
+
+    def draw(view: ExportedView) -> None:
+        for fmt in formats:
+            try:
+                view.images[fmt] = app.images.get(view.plot, view.request, fmt)
+            except PlotFailed as failure:
+                view.error, view.details = f"{failure.status}: {failure}", failure.details
+                view.images.clear()
+                return
+
+    todo = [view for view in views if not view.error]
+    parallel = max(1, getattr(app.renderer, "size", 1))
+    with concurrent.futures.ThreadPoolExecutor(parallel, thread_name_prefix="plotserve-export") as pool:
+        list(pool.map(draw, todo))
+
+
+def _report_view(view: ExportedView, figure: str) -> str:
+    """One view's section of a report: title, URL, description, picture or error, parameters, time."""
+    plot, request = view.plot, view.request
+    rows = []
+    if plot is not None and request is not None:
+        for param in plot.params:
+            rows.append(f"<tr><th>{e(param.name)}</th><td>{e(request.texts.get(param.name, '')) or '<i>None</i>'}</td></tr>")
+    if view.error:
+        figure = f'<p class="problem">{e(view.error)}</p>'
+        figure += f'<pre class="traceback">{e(view.details)}</pre>' if view.details else ""
+    return REPORT_VIEW.format(
+        failed=" failed" if view.error else "",
+        anchor=e(re.sub(r"[^A-Za-z0-9_-]+", "-", view.url)),
+        title=e(plot.title if plot else view.url),
+        url=e(view.url),
+        summary=f'<p class="summary">{e(plot.summary)}</p>' if plot and plot.summary else "",
+        description=f'<p class="description">{e(plot.description)}</p>' if plot and plot.description else "",
+        figure=figure,
+        rows="".join(rows),
+        drawn=e(view.drawn),
+    )
+
+
+def _report(title: str, views: list[ExportedView], figures: list[str]) -> str:
+    failed = sum(bool(view.error) for view in views)
+    summary = f"{len(views)} views" + (f", {failed} failed" if failed else "") + f", made {time.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+    sections = "\n".join(_report_view(view, figure) for view, figure in zip(views, figures, strict=True))
+    return REPORT.format(title=e(title), style=STYLESHEET + REPORT_STYLE, summary=e(summary), views=sections or "<p>No views.</p>")
+
+
+def _image_tag(view: ExportedView, src: str) -> str:
+    return f'<img src="{e(src)}" alt="{e(view.plot.title)}">'  # no width and height: a plot may set its own size
+
+
+def write_html_report(target: pathlib.Path, views: list[ExportedView], fmt: str) -> None:
+    """One self-contained HTML file: the stylesheet inline, every picture a data: URI, no script."""
+    figures = []
+    for view in views:
+        if view.error:
+            figures.append("")
+            continue
+        data = base64.b64encode(view.images[fmt].body).decode()
+        figures.append(_image_tag(view, f"data:{IMAGE_FORMATS[fmt]};base64,{data}"))
+    target.write_text(_report(target.stem, views, figures), encoding="utf-8")
+
+
+def _file_names(views: list[ExportedView]) -> list[str]:
+    """A file name stem per view: the plot's name, and its query made safe where it has one."""
+    names, taken = [], set()
+    for view in views:
+        stem = view.url.partition("?")[0] or "view"
+        query = view.url.partition("?")[2]
+        if query:
+            slug = re.sub(r"[^A-Za-z0-9._=-]+", "_", urllib.parse.unquote_plus(query)).strip("_")
+            if len(slug) > 60:
+                slug = slug[:50] + "_" + hashlib.sha256(query.encode()).hexdigest()[:8]
+            stem += "-" + slug
+        stem = re.sub(r"[^A-Za-z0-9._=-]+", "_", stem).lstrip(".") or "view"
+        unique, count = stem, 1
+        while unique.lower() in taken:
+            count += 1
+            unique = f"{stem}-{count}"
+        taken.add(unique.lower())
+        names.append(unique)
+    return names
+
+
+def write_image_folder(folder: pathlib.Path, views: list[ExportedView], formats: typing.Sequence[str]) -> None:
+    """Each view's image files in a folder, and an index.html that shows and links them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for view, stem in zip(views, _file_names(views), strict=True):
+        if view.error:
+            figures.append("")
+            continue
+        links = []
+        for fmt in formats:
+            name = f"{stem}.{fmt}"
+            (folder / name).write_bytes(view.images[fmt].body)
+            links.append(f'<a href="{e(urllib.parse.quote(name, safe="="))}">{fmt.upper()}</a>')
+        figure = _image_tag(view, urllib.parse.quote(f"{stem}.{formats[0]}", safe="="))
+        figures.append(f'{figure}<p class="files">{" ".join(links)}</p>')
+    (folder / "index.html").write_text(_report(folder.resolve().name, views, figures), encoding="utf-8")
+
+
+def write_pdf_report(target: pathlib.Path, views: list[ExportedView]) -> None:
+    """One PDF page per view, drawn as vectors by matplotlib's PdfPages; a failed view gets a page saying why."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(target, metadata={"Title": target.stem, "Creator": "plotserve", "CreationDate": None}) as pdf:
+        for view in views:
+            if view.error:
+                figure = Figure(figsize=(DEFAULT_WIDTH, DEFAULT_HEIGHT))
+                message = "\n".join(textwrap.fill(line, 100) for line in f"{view.error}\n\n{view.details}".splitlines()[-30:])
+                figure.text(0.04, 0.94, f"{view.url}: failed", color="#b00020", fontsize=13, weight="bold", va="top")
+                figure.text(0.04, 0.86, message, fontsize=7, family="monospace", va="top")
+            else:
+                # Pickled by the render process that drew it, which runs the same trusted plot code.
+                figure = pickle.loads(view.images[FIGURE_FORMAT].body)  # noqa: S301
+                figure.text(0.005, 0.005, f"{view.url} · {view.drawn}", fontsize=6, color="#5d6878", va="bottom")
+            pdf.savefig(figure)
+            pyplot = _pyplot()
+            if pyplot is not None and figure in map(pyplot.figure, pyplot.get_fignums()):
+                pyplot.close(figure)  # a pyplot figure comes back registered with pyplot
+
+
+def write_export(target: str, urls: typing.Sequence[str] | None, fmt: str = "png", **options) -> int:
+    """Write the views to ``target`` (FILE.html, FILE.pdf or DIR/) and say which failed: 0 if none did, else 1.
+
+    ``options`` are PlotApp's: the renders run in its worker pool, with its limits, as a server's do.
+    """
+    kind = export_kind(target)
+    app = PlotApp(**options)
+    try:
+        views = export_views(app.plots, app.limits, urls)
+        formats = {"html": [fmt], "pdf": [FIGURE_FORMAT], "dir": ["png", "svg"] if fmt == "svg" else ["png"]}[kind]
+        render_views(app, views, formats)
+    finally:
+        app.close()
+    path = pathlib.Path(target)
+    if kind == "html":
+        write_html_report(path, views, fmt)
+    elif kind == "pdf":
+        write_pdf_report(path, views)
+    else:
+        write_image_folder(path, views, formats)
+    failed = [view for view in views if view.error]
+    for view in failed:
+        print(f"plotserve: export: {view.url} failed: {view.error}", file=sys.stderr)
+    shown = str(path / "index.html") if kind == "dir" else str(path)
+    print(f"plotserve: wrote {shown}: {len(views)} views" + (f", {len(failed)} failed" if failed else ""), file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
