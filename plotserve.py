@@ -1028,10 +1028,11 @@ def _reset_render_lock():
     _render_lock = threading.Lock()
 
 
-# A worker forked while another thread renders would inherit a held lock and half-drawn state.
-os.register_at_fork(
-    before=lambda: _render_lock.acquire(), after_in_parent=lambda: _render_lock.release(), after_in_child=_reset_render_lock
-)
+# A process forked while some thread renders inherits the lock held by a thread it does not
+# have: it starts with a free one. Taking the lock before every fork would deadlock a plot that
+# forks (os.fork, multiprocessing) while its own render holds it; the pool holds it instead
+# around the forks that start workers (WorkerPool._spawn).
+os.register_at_fork(after_in_child=_reset_render_lock)
 
 
 class PlotFailed(Exception):
@@ -1066,6 +1067,18 @@ class Overloaded(PlotFailed):
     """Too many renders are waiting already."""
 
     status = 503
+
+
+class OutOfMemory(PlotFailed):
+    """The plot ran out of memory: past its worker's ceiling (``--max-memory-mb``), or the machine's."""
+
+    status = 500
+
+
+class WorkersCannotStart(PlotFailed):
+    """No render process can load the plots (an import that fails in a worker but not in the server)."""
+
+    status = 500
 
 
 def _pyplot():
@@ -1226,7 +1239,13 @@ def render_plot(
             raise
         except RecursionError as error:
             raise PlotFailed(f"plot_{plot.name} recursed too deeply", _short_traceback(error)) from None
+        except MemoryError as error:
+            raise OutOfMemory(f"plot_{plot.name} ran out of memory", _short_traceback(error)) from None
         except (Exception, SystemExit) as error:  # sys.exit() in a plot fails the request, not the worker or server thread
+            if isinstance(error, SystemExit) and _raised_by_signal_handler(error):
+                # The hosting server ended the render: gunicorn's --timeout sends its worker SIGABRT.
+                stopped = f"plot_{plot.name} was stopped by the server: its time limit (gunicorn's --timeout) or a shutdown"
+                raise RenderTimeout(stopped) from None
             message = "".join(traceback.format_exception_only(type(error), error)).strip()
             raise PlotFailed(message, _short_traceback(error)) from None
         finally:
@@ -1235,6 +1254,22 @@ def render_plot(
                 for number in set(pyplot.get_fignums()) - before:
                     pyplot.close(number)
             state.restore()
+
+
+def _raised_by_signal_handler(error: BaseException) -> bool:
+    """Whether an exception came from a Python signal handler that interrupted the code, not from the code itself."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    code = frame.tb_frame.f_code if frame is not None else None
+    for signum in signal.valid_signals():
+        try:
+            handler = signal.getsignal(signum)
+        except (OSError, ValueError):
+            continue
+        if getattr(getattr(handler, "__func__", handler), "__code__", None) is code:
+            return True
+    return False
 
 
 # No dates or versions in the files: the same view gives the same bytes, so ETags hold.
@@ -1367,12 +1402,35 @@ def error_image(
 
 
 def _resident_bytes() -> int:
-    """This process's resident memory (0 where /proc is not there)."""
+    """This process's resident memory: now from /proc, else its peak from getrusage, else 0."""
     try:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
         return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, kilobytes elsewhere
+
+
+def default_max_memory(workers: int) -> int:
+    """Bytes one worker may use by default: half of this machine's memory, shared among the workers.
+
+    The other half is left to the server, the system and whatever else runs there, so that a
+    plot that runs away gets a clear error before the kernel's OOM killer picks a victim. A
+    container's memory limit (cgroup v2) counts as the machine's memory. 0 (no limit) where the
+    size of memory is unknown.
+    """
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
+    with contextlib.suppress(OSError, ValueError):
+        total = min(total, int(pathlib.Path("/sys/fs/cgroup/memory.max").read_text()))  # "max" when there is none
+    return total // 2 // max(1, workers)
 
 
 # -- reading data files ---------------------------------------------------------------------------
@@ -1590,11 +1648,94 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
     return render_plot(plot, values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
 
 
-def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int) -> None:
+_OUT_OF_MEMORY_EXIT = 87  # a worker's exit code when its memory watchdog stopped it
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the thread that started it ends
+
+
+def _prctl(option: int, value: int) -> bool:
+    """Call Linux's prctl(2); False where there is none or it failed."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _memory_message(plot: str, max_memory: int) -> str:
+    if max_memory:
+        return f"plot_{plot} used more than {max_memory / 2**20:g} MB and was stopped"
+    return f"plot_{plot} ran out of memory and was stopped"
+
+
+def _limit_memory(max_bytes: int) -> bool:
+    """Cap this process's memory with setrlimit where the kernel enforces it (Linux); False elsewhere.
+
+    RLIMIT_DATA, not RLIMIT_AS: it counts what the process writes (heap, private mappings), not
+    shared libraries or address space reserved and never used (malloc arenas, thread stacks), so
+    the ceiling means about what it says. Allocations past it raise MemoryError in the plot.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        if hard != resource.RLIM_INFINITY:
+            max_bytes = min(max_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (max_bytes, hard))
+        return True
+    except (ImportError, ValueError, OSError):
+        return False
+
+
+def _lead_process_group(guard: bool) -> None:
+    """Make this worker a process group leader, so that the processes its plots start end with it.
+
+    The pool kills the group when it retires the worker. With ``guard`` (Linux), a small process
+    in the group also waits for the worker's death and then kills the group: a worker killed with
+    SIGKILL (its server was) cannot do that itself.
+    """
+    if not hasattr(os, "setpgid"):
+        return
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        return
+    if not guard:
+        return
+    worker = os.getpid()
+    if os.fork() != 0:  # still single-threaded here: a safe fork
+        return
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        os.closerange(3, 1 << 16)  # hold no copy of the worker's pipe, or the pool would not see the worker die
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        if _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) and os.getppid() == worker:
+            signal.sigwait({signal.SIGTERM})
+        os.killpg(worker, signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
+def _watch(server_gone, max_memory: int) -> None:
+    """Where the kernel does neither: end the worker and its group once the server is gone, and
+    stop it once its resident memory passes ``max_memory`` (checked twice a second)."""
+    while True:
+        time.sleep(0.5)
+        if server_gone():
+            with contextlib.suppress(OSError, AttributeError):
+                os.killpg(os.getpid(), signal.SIGKILL)
+            os._exit(0)
+        if max_memory and _resident_bytes() > max_memory:
+            os._exit(_OUT_OF_MEMORY_EXIT)
+
+
+def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid: int, max_memory: int = 0) -> None:
     """A render process: load the plots, then answer jobs until told to stop or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
-    plots = discover_plots(sources, handler_class)
-    frames = FrameCache(limits.data_cache_bytes)
     # Under forkserver the parent is the fork server, never the server: watch the server's
     # sentinel instead. Under fork and spawn getppid() is the quicker test (siblings may hold
     # copies of the sentinel pipe).
@@ -1603,7 +1744,24 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
     else:
         parent = multiprocessing.parent_process()
         server_gone = lambda: parent is not None and not parent.is_alive()  # noqa: E731
-    connection.send(("ready", os.getpid()))
+    # Die with the server even mid-render: the kernel sends SIGKILL when the thread that started
+    # this process ends (the pool starts every worker from one thread that lasts as long as it).
+    dies_with_parent = _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if server_gone():  # it died before the line above took effect
+        return
+    _lead_process_group(guard=dies_with_parent)
+    limited = max_memory > 0 and _limit_memory(max_memory)
+    if not dies_with_parent or (max_memory and not limited):
+        threading.Thread(target=_watch, args=(server_gone, 0 if limited else max_memory), daemon=True).start()
+    multiprocessing.current_process().daemon = False  # a plot may start a multiprocessing.Pool of its own
+    try:
+        plots = discover_plots(sources, handler_class)
+    except (Exception, SystemExit) as error:  # the pool shows this on the pages and starts again later
+        connection.send(("failed", str(error) if isinstance(error, (SourceError, SystemExit)) else describe_load_error(error)))
+        return
+    frames = FrameCache(limits.data_cache_bytes)
+    me = os.getpid()
+    connection.send(("ready", me))
     while True:
         if not connection.poll(1.0):
             if server_gone():
@@ -1615,16 +1773,25 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
             return
         if job is None:
             return
+        connection.send("started")  # from here on, this worker's death is the job's doing
         started = time.perf_counter()
         axes = []
         try:
             body, axes = run_job(plots, limits, job, frames)
             reply = ("ok", body, "")
+        except OutOfMemory as error:
+            reply = ("memory", _memory_message(job.plot, max_memory), error.details)
         except PlotFailed as error:
             reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
+        except MemoryError:  # outside the plot's own code: parsing the job, or the image
+            reply = ("memory", _memory_message(job.plot, max_memory), "")
+        if os.getpid() != me:  # a plot forked and its child came back here: only the worker answers
+            os._exit(0)
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
         connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes, frames.stats()))
+        if reply[0] == "memory":  # what is left of the heap is a fresh process's job to judge
+            return
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
@@ -1633,14 +1800,20 @@ class _Worker:
     connection: typing.Any
     jobs: int = 0
     settled_rss: int = 0  # resident bytes after its first render: what it grows from
+    ready: bool = False  # it has loaded the plots
+
+
+MAX_BACKOFF = 30.0  # seconds between attempts to start a worker, at most, while none can load the plots
 
 
 class WorkerPool:
     """Worker processes that render plots, each one job at a time.
 
     A render that passes the time limit kills its worker; a worker that dies, or has rendered
-    ``max_jobs`` plots, or has grown by more than ``max_growth`` bytes since its first render
-    is replaced by a fresh one.
+    ``max_jobs`` plots, or has grown by more than ``max_growth`` bytes since its first render,
+    or ran out of its ``max_memory`` bytes, is replaced by a fresh one. A worker that died idle
+    costs no request: its job goes to another. Workers that cannot load the plots are started
+    again after a pause that doubles each time, and the error shows on the pages meanwhile.
     """
 
     def __init__(
@@ -1655,10 +1828,11 @@ class WorkerPool:
         max_pending=None,
         max_jobs=10_000,
         max_growth=256 << 20,
+        max_memory=0,
     ):
         self.context = multiprocessing.get_context(start_method)
         self.size, self.sources, self.handler_class, self.limits = size, list(sources), handler_class, limits
-        self.timeout, self.max_jobs, self.max_growth = timeout, max_jobs, max_growth
+        self.timeout, self.max_jobs, self.max_growth, self.max_memory = timeout, max_jobs, max_growth, max_memory
         self.max_pending = max_pending or 8 * size
         self.idle: queue.Queue[_Worker] = queue.Queue()
         self.lock = threading.Lock()
@@ -1668,18 +1842,46 @@ class WorkerPool:
         self.frame_stats: dict[int, dict] = {}  # each worker's FrameCache counters, by pid, retired ones too
         self.closed = False
         self.started = 0  # worker processes started so far, replacements included
-        for _ in range(size):
-            self._start_worker()
+        self.startup_error = ""  # why the last worker could not load the plots, until one can
+        self.failed_starts = 0  # in a row
+        self.starts: queue.Queue[threading.Event | None] = queue.Queue()
+        self.stopping = threading.Event()
+        threading.Thread(target=self._starter, daemon=True, name="plotserve-starter").start()
+        for started in [self._start_worker() for _ in range(size)]:
+            started.wait()
 
-    def _start_worker(self) -> None:
+    def _start_worker(self) -> threading.Event:
+        """Ask for one more worker; the event is set once its process has started."""
+        started = threading.Event()
+        self.starts.put(started)
+        return started
+
+    def _starter(self) -> None:
+        """Start every worker from this one thread: a worker's PR_SET_PDEATHSIG fires when the
+        thread that started it ends, and this one lasts as long as the pool."""
+        while (request := self.starts.get()) is not None:
+            if self.failed_starts:
+                self.stopping.wait(min(MAX_BACKOFF, 0.5 * 2 ** (self.failed_starts - 1)))
+            try:
+                if not self.closed:
+                    self._spawn()
+            except Exception as error:  # no process at all (out of processes, an unpicklable handler): as a failed start
+                self._failed_start(f"cannot start a render process: {error}")
+                self._start_worker()
+            finally:
+                request.set()
+
+    def _spawn(self) -> None:
         parent_end, child_end = self.context.Pipe()
         process = self.context.Process(
             target=_worker_main,
-            args=(child_end, self.sources, self.handler_class, self.limits, os.getpid()),
+            args=(child_end, self.sources, self.handler_class, self.limits, os.getpid(), self.max_memory),
             daemon=True,
             name="plotserve-worker",
         )
-        process.start()
+        # A forked worker must not inherit a half-drawn error image (see register_at_fork).
+        with _render_lock if self.context.get_start_method() == "fork" else contextlib.nullcontext():
+            process.start()
         child_end.close()
         worker = _Worker(process, parent_end)
         with self.lock:
@@ -1689,12 +1891,30 @@ class WorkerPool:
 
     def _await_ready(self, worker: _Worker) -> None:
         try:
-            if worker.connection.poll(120) and worker.connection.recv()[0] == "ready":
-                self.idle.put(worker)
-                return
+            if not worker.connection.poll(120):
+                message = "a render process did not load the plots within 120 s"
+            else:
+                kind, detail = worker.connection.recv()
+                if kind == "ready":
+                    with self.lock:
+                        worker.ready = True
+                        self.failed_starts, self.startup_error = 0, ""
+                    self.idle.put(worker)
+                    return
+                message = detail
         except (EOFError, OSError):
-            pass
-        self._retire(worker, replace=not self.closed)  # failed to start: a broken source, most likely
+            worker.process.join(1)
+            message = f"a render process ended while loading the plots (exit code {worker.process.exitcode})"
+        if not self.closed:
+            self._failed_start(message)
+        self._retire(worker, replace=not self.closed)
+
+    def _failed_start(self, message: str) -> None:
+        with self.lock:
+            self.failed_starts += 1
+            new, self.startup_error = message != self.startup_error, message
+        if new:  # once per distinct error, not once per attempt
+            print(f"plotserve: the render processes cannot load the plots: {message}", file=sys.stderr, flush=True)
 
     def _retire(self, worker: _Worker, replace: bool = True) -> None:
         with self.lock:
@@ -1704,6 +1924,10 @@ class WorkerPool:
             self.open_figures.pop(worker.process.pid, None)
         if worker.process.is_alive():
             worker.process.kill()
+        # And whatever its plots started: the worker leads their process group. Safe even once
+        # the worker is gone: the kernel keeps a group's id from being reused while it has members.
+        with contextlib.suppress(OSError, AttributeError):
+            os.killpg(worker.process.pid, signal.SIGKILL)
         worker.process.join(5)
         worker.connection.close()
         if replace and not self.closed:
@@ -1719,6 +1943,30 @@ class WorkerPool:
         with self.lock:
             return sorted(worker.process.pid for worker in self.workers if worker.process.is_alive())
 
+    def _idle_worker(self, deadline: float) -> _Worker:
+        """A worker free for a job; raise at once when none can load the plots."""
+        while True:
+            try:
+                worker = self.idle.get(timeout=max(0.0, min(0.25, deadline - time.monotonic())))
+            except queue.Empty:
+                worker = None
+            if worker is not None:
+                if not worker.connection.poll(0):
+                    return worker
+                self._retire(worker)  # an idle worker says nothing: this one has ended (killed, say)
+                continue
+            with self.lock:
+                broken = self.startup_error and not any(worker.ready for worker in self.workers)
+            if broken:
+                raise WorkersCannotStart(f"the render processes cannot load the plots: {self.startup_error}")
+            if time.monotonic() >= deadline:
+                raise Overloaded(f"no render process was free within {self.timeout:g} s")
+
+    def _await_answer(self, worker: _Worker, job: RenderJob, deadline: float) -> None:
+        if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
+            self._retire(worker)
+            raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
+
     def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
         """Render a job in a worker: (image bytes, seconds, geometry), or raise PlotFailed and its kin."""
         with self.lock:
@@ -1727,30 +1975,38 @@ class WorkerPool:
             self.pending += 1
         deadline = time.monotonic() + self.timeout
         try:
-            try:
-                worker = self.idle.get(timeout=self.timeout)
-            except queue.Empty:
-                raise Overloaded(f"no render process was free within {self.timeout:g} s") from None
-            try:
-                worker.connection.send(job)
-                if not worker.connection.poll(max(0.1, deadline - time.monotonic())):
+            for attempt in range(2):
+                worker = self._idle_worker(deadline)
+                try:
+                    worker.connection.send(job)
+                    self._await_answer(worker, job, deadline)
+                    worker.connection.recv()  # "started"
+                    break
+                except (EOFError, OSError):  # it died before it began (killed while idle): a fresh worker gets the job, once
                     self._retire(worker)
-                    raise RenderTimeout(f"plot_{job.plot} took longer than the {self.timeout:g} s limit and was stopped")
+                    if attempt:
+                        raise WorkerCrashed(f"two processes died before they could render plot_{job.plot}") from None
+            try:
+                self._await_answer(worker, job, deadline)
                 kind, payload, details, seconds, open_figures, rss, axes, frame_stats = worker.connection.recv()
-            except (EOFError, OSError, BrokenPipeError):
+            except (EOFError, OSError):
                 worker.process.join(1)
                 code = worker.process.exitcode
                 self._retire(worker)
+                if code == _OUT_OF_MEMORY_EXIT:
+                    raise OutOfMemory(_memory_message(job.plot, self.max_memory)) from None
                 raise WorkerCrashed(f"the process rendering plot_{job.plot} died (exit code {code})") from None
             worker.jobs += 1
             worker.settled_rss = worker.settled_rss or rss
             with self.lock:
                 self.open_figures[worker.process.pid] = open_figures
                 self.frame_stats[worker.process.pid] = frame_stats
-            if worker.jobs >= self.max_jobs or rss - worker.settled_rss > self.max_growth:
+            if kind == "memory" or worker.jobs >= self.max_jobs or rss - worker.settled_rss > self.max_growth:
                 threading.Thread(target=self._retire, args=(worker,), daemon=True).start()
             else:
                 self.idle.put(worker)
+            if kind == "memory":
+                raise OutOfMemory(payload, details)
             if kind == "refused":
                 raise ViewRefused(payload, details)
             if kind == "error":
@@ -1775,6 +2031,7 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every worker; kill those that do not stop at once."""
         self.closed = True
+        self.stopping.set()
         with self.lock:
             workers = list(self.workers)
         for worker in workers:
@@ -1783,10 +2040,11 @@ class WorkerPool:
         for worker in workers:
             worker.process.join(1)
             self._retire(worker, replace=False)
+        self.starts.put(None)
 
 
 class InProcessRenderer:
-    """Renders in the server process (``--workers 0``): no time limit, no isolation."""
+    """Renders in the server process (``--workers 0``): no time limit, no memory ceiling, no isolation."""
 
     def __init__(self, plots: dict[str, Plot], limits: Limits, max_pending: int = 16):
         self.plots, self.limits, self.max_pending = plots, limits, max_pending
@@ -1794,6 +2052,7 @@ class InProcessRenderer:
         self.lock = threading.Lock()
         self.pending = 0
         self.started = 0  # no worker processes, ever
+        self.startup_error = ""  # the plots loaded here, or there would be no server
 
     def render(self, job: RenderJob) -> tuple[bytes, float, list[dict]]:
         """Render a job here and now: (image bytes, seconds, geometry)."""
@@ -1801,11 +2060,14 @@ class InProcessRenderer:
             if self.pending >= self.max_pending:
                 raise Overloaded(f"{self.pending} renders are waiting already; try again shortly")
             self.pending += 1
+        me = os.getpid()
         try:
             started = time.perf_counter()
             body, axes = run_job(self.plots, self.limits, job, self.frames)
             return body, time.perf_counter() - started, axes
         finally:
+            if os.getpid() != me:  # a plot forked and its child came back here: it must not serve too
+                os._exit(0)
             with self.lock:
                 self.pending -= 1
 
@@ -1991,9 +2253,11 @@ class ImageService:
             "workers_alive": self.renderer.alive(),
             "workers_started": self.renderer.started,
             "worker_pids": self.renderer.pids(),
+            "worker_error": self.renderer.startup_error,
             "open_figures": sum(self.renderer.open_figures.values()),
             "plots": len(self.plots),
             **self.renderer.data_stats(),
+            "pid": os.getpid(),  # the process that answered: one of several under a WSGI server
         }
 
 
@@ -2479,8 +2743,9 @@ def _page(title: str, body: str, *, crumb: str = "", json_url: str = "index.json
     return PAGE.format(title=e(title), crumb=crumb, json_url=e(root + json_url), head=head, body=body, root=root).encode()
 
 
-def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
-    """The list of plots, with a thumbnail for each one that can render with its defaults."""
+def index_page(plots: dict[str, Plot], limits: Limits, problem: str = "") -> bytes:
+    """The list of plots, with a thumbnail for each one that can render with its defaults, and
+    ``problem`` (what stops every plot from rendering) above them."""
     cards = []
     for plot in plots.values():
         request = parse_query(plot, [], limits)
@@ -2498,7 +2763,14 @@ def index_page(plots: dict[str, Plot], limits: Limits) -> bytes:
             CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )
     body = INDEX_BODY.format(count=len(plots), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
+    if problem:
+        body = f'<p class="problem" role="alert">{e(problem)}</p>\n' + body
     return _page("plotserve", body)
+
+
+def _startup_problem(renderer) -> str:
+    """What the index says when no render process can load the plots (the plot pages and images say it as their error)."""
+    return f"The render processes cannot load the plots: {renderer.startup_error}" if renderer.startup_error else ""
 
 
 def _field(param: Param, request: Request, limits: Limits) -> str:
@@ -2855,6 +3127,25 @@ def _here(path: str, query: str = "") -> str:
     return _with_query("./" + path.rpartition("/")[2], query)
 
 
+_PREFIX = re.compile(r"/[A-Za-z0-9._~!$'()*+=:@%/-]{0,500}")
+
+
+def mount_prefix(request: HttpRequest, base_url: str = "") -> str:
+    """The path a proxy mounts plotserve at, without the last ``/``; ``""`` when it is not known.
+
+    Relative URLs need no prefix; this is only for the few that must be absolute (the token
+    cookie's Path). It is the proxy's ``X-Forwarded-Prefix``, else the path of ``--base-url``.
+    It never decides access: a client that sends the header itself only narrows its own cookie.
+    """
+    for given in (request.headers.get("X-Forwarded-Prefix") or "", urllib.parse.urlsplit(base_url).path):
+        given = given.strip()
+        if given and not given.startswith("/"):
+            given = "/" + given
+        if _PREFIX.fullmatch(given):
+            return given.rstrip("/") or "/"
+    return ""
+
+
 class PlotApp:
     """The plots, their renderer and cache, the access rules, and the one request path.
 
@@ -2877,10 +3168,13 @@ class PlotApp:
         start_method: str | None = None,
         worker_max_jobs: int = 10_000,
         worker_max_growth_mb: float = 256.0,
+        max_memory_mb: float | None = None,
         token: str = "",
         allowed_hosts: typing.Iterable[str] = (),
+        base_url: str = "",
     ):
         handler_class = handler_class or PlotRequestHandler
+        self.base_url = base_url  # where a proxy publishes plotserve: only for URLs that must be absolute
         self.limits = limits or Limits()
         if data_cache_mb is not None:  # each render process's parsed frames: the workers get it with the limits
             self.limits = dataclasses.replace(self.limits, data_cache_bytes=int(data_cache_mb * 2**20))
@@ -2899,6 +3193,7 @@ class PlotApp:
                 max_pending=max_pending,
                 max_jobs=worker_max_jobs,  # a leak in plot code is caught by growth, or at worst by count
                 max_growth=int(worker_max_growth_mb * 2**20),
+                max_memory=default_max_memory(workers) if max_memory_mb is None else int(max_memory_mb * 2**20),
             )
         else:
             self.renderer = InProcessRenderer(self.plots, self.limits, max_pending or 16)
@@ -2915,10 +3210,26 @@ class PlotApp:
         try:
             if request.method not in ("GET", "HEAD"):
                 return Response(405, error_page(405, "plotserve only answers GET and HEAD"), headers={"Allow": "GET, HEAD"})
-            return self.check_access(request) or self._route(request)
+            request, moved = self._within_base(request)
+            return moved or self.check_access(request) or self._route(request)
         except Exception:
             print(f"plotserve: internal error:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
             return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
+
+    def _within_base(self, request: HttpRequest) -> tuple[HttpRequest, Response | None]:
+        """A request for ``BASE/x`` served as one for ``/x``, where BASE is the path of ``--base-url``.
+
+        For proxies that keep the prefix (code-server's ``/absproxy/9999/``): plotserve then answers
+        at both ``/x`` and ``BASE/x``. ``BASE`` alone is redirected to ``BASE/``, where the
+        relative URLs of the index lead on under the prefix.
+        """
+        base = urllib.parse.urlsplit(self.base_url).path.rstrip("/")
+        path, mark, query = request.target.partition("?")
+        if not base or not (path == base or path.startswith(base + "/")):
+            return request, None
+        if path == base:
+            return request, Response(301, b"", headers={"Location": _with_query("./" + base.rpartition("/")[2] + "/", query)})
+        return dataclasses.replace(request, target=path[len(base) :] + mark + query), None
 
     def _route(self, request: HttpRequest) -> Response:
         """Pick the route: an exact path from PATHS, a static asset, or ``/NAME`` plus a suffix from SUFFIXES."""
@@ -2946,7 +3257,7 @@ class PlotApp:
         return route(self, request, plot, parse_query(plot, pairs, self.limits), pairs, suffix)
 
     def _index(self, pairs) -> Response:
-        return self._classic_redirect(pairs) or Response(200, index_page(self.plots, self.limits))
+        return self._classic_redirect(pairs) or Response(200, index_page(self.plots, self.limits, _startup_problem(self.renderer)))
 
     def _index_json(self, pairs) -> Response:
         return _json_response({"plots": [plot.describe() for plot in self.plots.values()]})
@@ -3071,9 +3382,7 @@ class PlotApp:
         if self.allowed_hosts:
             host = request.headers.get("Host") or ""
             if host and _host_name(host) not in self.allowed_hosts:
-                return Response(
-                    403, error_page(403, "This server does not answer to that host name. Start it with --allow-host NAME to allow one.")
-                )
+                return self._foreign_host(_host_name(host))
         if not self.token:
             return None
         url = urllib.parse.urlsplit(request.target)
@@ -3089,11 +3398,23 @@ class PlotApp:
         if self._is_token(query_token):
             # Set the cookie, so links and images keep working, and drop the token from the address bar.
             rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k != "token"])
-            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
+            # Path: plotserve's own prefix when known, so other applications behind the same proxy
+            # never see the token; else the browser's default, the folder of this (top-level) page.
+            prefix = mount_prefix(request, self.base_url)
+            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict" + (f"; Path={prefix}" if prefix else "")
             return Response(303, b"", headers={"Location": _here(url.path, rest), "Set-Cookie": cookie})
         if self._is_token(header_token) or self._is_token(cookie_token):
             return None
         return Response(403, error_page(403, "This server needs its token: open the URL it printed at start-up, which carries ?token=…"))
+
+    def _foreign_host(self, name: str) -> Response:
+        """403 for a Host this server does not answer to, naming it: proxies such as jupyter-server-proxy
+        and code-server pass the browser's host name on, and the user has to allow it once."""
+        message = (
+            f"This server does not answer to the host name {name}. If you reach it through a proxy that passes "
+            f"that name on (JupyterHub, code-server), start plotserve with --allow-host {name}."
+        )
+        return Response(403, error_page(403, message))
 
     def _is_token(self, given: str) -> bool:
         """Whether a client gave the right token, compared in constant time."""
@@ -3105,19 +3426,36 @@ class PlotApp:
         """The WSGI application (PEP 3333): the same request path as the built-in server."""
         headers = email.message.Message()
         for key, value in environ.items():
-            if key.startswith("HTTP_"):
+            if key == "HTTP_HOST":
+                # A WSGI server joins repeated headers with commas, and a host name has none:
+                # give each back, so the request path sees two Hosts and refuses them (400).
+                for part in value.split(","):
+                    headers["Host"] = part.strip()
+            elif key.startswith("HTTP_"):
                 headers[key[5:].replace("_", "-").title()] = value
         for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             if environ.get(key):
                 headers[key.replace("_", "-").title()] = environ[key]
-        # PATH_INFO is decoded (as latin-1 bytes, PEP 3333): encode it again, as the client sent it.
-        path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~") or "/"
-        query = environ.get("QUERY_STRING", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        request = HttpRequest(method, _with_query(path, query), headers, environ.get("REMOTE_ADDR", ""))
+        request = HttpRequest(method, _wsgi_target(environ), headers, environ.get("REMOTE_ADDR", ""))
         response = self.respond(request)
         start_response(f"{response.status} {http.HTTPStatus(response.status).phrase}", response.header_list())
         return [] if method == "HEAD" or response.status == 304 else [response.body]
+
+
+def _wsgi_target(environ: dict) -> str:
+    """The request target as the client sent it, so both transports route the same bytes.
+
+    gunicorn (``RAW_URI``) and waitress or uWSGI (``REQUEST_URI``) keep it; PATH_INFO has lost
+    what decoding and clean-up took away (waitress turns ``//x`` into ``/x``). Mounted under a
+    SCRIPT_NAME, or on a server that keeps no raw target, PATH_INFO is encoded again instead.
+    """
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    if raw.startswith("/") and not environ.get("SCRIPT_NAME"):
+        return raw
+    # PATH_INFO is decoded (as latin-1 bytes, PEP 3333): encode it again, as the client sent it.
+    path = urllib.parse.quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/:@!$&'()*+,;=-._~") or "/"
+    return _with_query(path, environ.get("QUERY_STRING", ""))
 
 
 class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
@@ -3181,7 +3519,8 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         """Errors http.server raises itself (bad request lines, 414, 431): our page, no echoes."""
         try:
             self.send_response(code)
-            body = error_page(code, http.HTTPStatus(code).description or "The request could not be read.")
+            root = _root(urllib.parse.urlsplit(getattr(self, "path", "") or "/").path)  # unset when the line was unreadable
+            body = error_page(code, http.HTTPStatus(code).description or "The request could not be read.", root)
             self.send_header("Content-Type", HTML)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("X-Content-Type-Options", "nosniff")
@@ -3262,7 +3601,8 @@ class PlotServer(http.server.ThreadingHTTPServer):
         quiet: bool = False,
         **options,
     ):
-        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, data_cache_mb, max_pending, start_method, worker_max_*."""
+        """``options`` are PlotApp's: limits, workers, timeout, cache_mb, data_cache_mb, max_pending, start_method, worker_max_*,
+        max_memory_mb."""
         host = address[0]
         local = _is_loopback(host)
         # Bound to loopback, the Host check is what keeps other web pages out (DNS rebinding);
@@ -3294,10 +3634,18 @@ class PlotServer(http.server.ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        """The address to open, with the token where one is needed."""
+        """The address to open on this machine, with the token where one is needed."""
         host, port = self.server_address[:2]
         host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
         return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
+
+    @property
+    def public_url(self) -> str:
+        """The address a proxy publishes plotserve at (``--base-url``, when a whole URL), with the token; else ``""``."""
+        base = self.app.base_url
+        if not urllib.parse.urlsplit(base).scheme:
+            return ""
+        return base.rstrip("/") + "/" + (f"?token={self.token}" if self.token else "")
 
     def process_request(self, request, client_address) -> None:
         """Serve a connection in a thread of its own, or refuse it with 503 when all slots are taken."""
@@ -3338,15 +3686,19 @@ def make_app(*sources: str, token: str | None = None, allow_hosts: typing.Sequen
     come from the content, so any worker or replica answers a revalidation with a 304.
 
     The token is ``token``, else the ``PLOTSERVE_TOKEN`` environment variable, else none: then
-    only loopback host names are answered, as by ``plotserve`` on 127.0.0.1. Name the host names
-    a proxy forwards with ``allow_hosts``; set a token when anyone else can reach the server.
+    only loopback host names are answered, as by ``plotserve`` on 127.0.0.1; with a token, any
+    host name, as by ``plotserve --host 0.0.0.0``. ``allow_hosts`` names the host names to answer
+    (loopback ones stay allowed); ``"*"`` among them allows any. Set a token when anyone else can
+    reach the server.
     """
     if not sources:
         sources = tuple(str(path) for path in sorted(examples_dir().glob("*.py")) if not path.name.startswith("_"))
     if data_dir is not None:
         options["limits"] = Limits(data_dir=pathlib.Path(data_dir).resolve())
     token = os.environ.get("PLOTSERVE_TOKEN", "") if token is None else token
-    allowed = {*_LOOPBACK_NAMES, *(name.lower() for name in allow_hosts)}
+    allowed = {name.lower() for name in allow_hosts}
+    if allowed or not token:  # with a token and no names, any host name, as plotserve --host 0.0.0.0
+        allowed |= set(_LOOPBACK_NAMES)
     if "*" in allowed:
         allowed = set()  # every host name: the proxy in front checks them
     options.setdefault("workers", 0)
@@ -3412,6 +3764,22 @@ def get_url(server: PlotServer, url: str, timeout: float) -> tuple[int, bytes, s
     return answer.status, body, message
 
 
+def ssh_tunnel(server: PlotServer, environ: typing.Mapping[str, str]) -> str:
+    """The ``ssh -L`` command that brings a loopback-bound server started over SSH to the user's computer; else ``""``.
+
+    ``SSH_CONNECTION`` is ``client_ip client_port server_ip server_port``: the server address is
+    the one the user reached this machine at, so it is the one to tunnel through.
+    """
+    parts = environ.get("SSH_CONNECTION", "").split()
+    if len(parts) != 4 or not server.local:
+        return ""
+    _, _, ssh_host, ssh_port = parts
+    user = environ.get("USER") or environ.get("LOGNAME") or ""
+    port = server.server_address[1]
+    loopback = "[::1]" if ":" in server.server_address[0] else "127.0.0.1"
+    return f"ssh -L {port}:{loopback}:{port}" + ("" if ssh_port == "22" else f" -p {ssh_port}") + f" {user + '@' if user else ''}{ssh_host}"
+
+
 def _warn_empty_sources(sources: typing.Sequence[str], plots: dict[str, Plot]) -> None:
     """Say which sources gave no plot: a misspelt prefix or the wrong file is the usual reason."""
     found = {plot.source.partition(":")[0] for plot in plots.values()}
@@ -3451,9 +3819,26 @@ CLI = {
     "max_pixels": ("largest image, in megapixels (default 25)", "option", "M", float, None, "MP"),
     "max_dpi": ("highest dpi a request may ask for (default 600)", "option", "D", int, None, "N"),
     "max_file_mb": ("largest data file a file parameter may name, in MB (default 1024)", "option", "F", float, None, "MB"),
+    "max_memory_mb": (
+        "memory one render process may use, in MB (default: half of this machine's, shared among the workers); 0 for no limit",
+        "option",
+        "m",
+        float,
+        None,
+        "MB",
+    ),
     "start_method": ("how render processes start", "option", "S", str, ["fork", "spawn", "forkserver"], "METHOD"),
     "token": ("token clients must give; generated when --host is not loopback; '' for none", "option", "T", str, None, "TOKEN"),
     "allow_host": ("comma-separated host names the server may be reached by", "option", "A", str, None, "HOSTS"),
+    "base_url": (
+        "the address a proxy publishes plotserve at (https://host/team/plots/ or /team/plots/); pages need none: "
+        "it is the printed address and the token cookie's path, and its path is served too, for proxies that keep it",
+        "option",
+        "B",
+        str,
+        None,
+        "URL",
+    ),
     "get": ("render this URL (e.g. '/NAME.png?x=1') to stdout or --output and exit", "option", "g", str, None, "URL"),
     "output": ("with --get, write the body to this file", "option", "o", str, None, "FILE"),
     "export": ("write the views to FILE.html, FILE.pdf (a page each) or DIR/ (image files) and exit", "option", "x", str, None, "TARGET"),
@@ -3477,9 +3862,11 @@ def main(
     max_pixels: float = 25.0,
     max_dpi: int = 600,
     max_file_mb: float = 1024.0,
+    max_memory_mb: float | None = None,
     start_method: str | None = None,
     token: str | None = None,
     allow_host: str = "",
+    base_url: str = "",
     get: str | None = None,
     output: str | None = None,
     export: str | None = None,
@@ -3511,7 +3898,15 @@ def main(
         print_plots(plots)
         return
     options = dict(
-        sources=sources, limits=limits, workers=workers, timeout=timeout, cache_mb=cache_mb, start_method=start_method, quiet=quiet
+        sources=sources,
+        limits=limits,
+        workers=workers,
+        timeout=timeout,
+        cache_mb=cache_mb,
+        start_method=start_method,
+        max_memory_mb=max_memory_mb,
+        quiet=quiet,
+        base_url=base_url,
     )
     if export is not None:
         # write_export() is in the Exports section, after this one (STYLE.md: exports after the command line).
@@ -3544,9 +3939,21 @@ def main(
     server = _bind(host, port, token=token, allow_hosts=hosts, **options)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     _warn_empty_sources(sources, server.plots)
+    if port is None and server.server_address[1] != DEFAULT_PORT:
+        print(
+            f"plotserve: port {DEFAULT_PORT} is taken, so this server is on port {server.server_address[1]}: "
+            f"a saved link or SSH tunnel to {DEFAULT_PORT} will not find it (--port N chooses one)",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"plotserve: serving {len(server.plots)} plots on {server.url}", flush=True)
+    if server.public_url:
+        print(f"plotserve: published at {server.public_url}", flush=True)
+    tunnel = ssh_tunnel(server, os.environ)
+    if tunnel:
+        print(f"plotserve: started over SSH; on your own computer run  {tunnel}  and open {server.url}", flush=True)
     if not no_browser:
-        threading.Thread(target=webbrowser.open, args=(server.url,), daemon=True).start()
+        threading.Thread(target=webbrowser.open, args=(server.public_url or server.url,), daemon=True).start()
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -41,6 +41,7 @@ class Served:
     port: int
     line: str
     stderr: list
+    stdout: list  # every line, the URL line's followers too; whole once the process has ended
 
     @property
     def client(self) -> Client:
@@ -70,9 +71,21 @@ def serve(*args: str, cwd=None, env=None):
         [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, env=env or clean_env()
     )
     lines: queue.Queue = queue.Queue()
+    stdout: list[str] = []
     stderr: list[str] = []
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout] + [lines.put(None)], daemon=True).start()
-    threading.Thread(target=lambda: stderr.extend(process.stderr), daemon=True).start()
+
+    def read_stdout():
+        for line in process.stdout:
+            stdout.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    readers = [
+        threading.Thread(target=read_stdout, daemon=True),
+        threading.Thread(target=stderr.extend, args=(process.stderr,), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
     try:
         while True:
             try:
@@ -85,7 +98,7 @@ def serve(*args: str, cwd=None, env=None):
             match = URL_LINE.search(line)
             if match:
                 break
-        yield Served(process, match.group(1), int(match.group(2)), line, stderr)
+        yield Served(process, match.group(1), int(match.group(2)), line, stderr, stdout)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -94,6 +107,8 @@ def serve(*args: str, cwd=None, env=None):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+        for reader in readers:
+            reader.join(10)
     assert process.returncode == 0, f"plotserve did not stop cleanly on SIGTERM: {''.join(stderr)}"
 
 
@@ -168,6 +183,22 @@ def test_the_browser_is_opened_on_the_url(tmp_path, browser_log):
         assert log.read_text().split() == [served.url]
 
 
+def test_base_url_is_the_address_printed_and_opened(tmp_path, browser_log):
+    """Behind a proxy the local address is not the one to open: --base-url is printed and opened, with the token."""
+    log, fake_browser = browser_log
+    public = "https://hub.example.org/user/alice/proxy/9999"
+    args = ["--port", "0", "--workers", "0", "--token", "tok", "--base-url", public]
+    with serve(PLOTSERVE, WAVES, *args, env=clean_env(BROWSER=fake_browser)) as served:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not log.exists() and time.monotonic() < deadline and served.process.poll() is None:
+            time.sleep(0.05)
+        assert log.read_text().split() == [f"{public}/?token=tok"]
+        assert f"plotserve: published at {public}/?token=tok\n" in served.stdout
+        # Its path is the token cookie's.
+        answer = served.client.get("/?token=tok")
+        assert answer.headers["set-cookie"].endswith("; Path=/user/alice/proxy/9999")
+
+
 @pytest.mark.parametrize("how", ["-m from the repository", "-m with PYTHONPATH", "script from elsewhere"])
 def test_with_no_source_the_examples_are_served(tmp_path, how):
     if how == "-m from the repository":
@@ -211,11 +242,63 @@ def test_the_default_port_moves_on_when_9999_is_taken():
         holder.close()
         pytest.skip("port 9999 is in use already: cannot hold it for this test")
     try:
-        with serve(PLOTSERVE, WAVES, "--no-browser", "--workers", "0") as served:
+        env = clean_env(SSH_CONNECTION="192.0.2.10 51234 198.51.100.7 22", USER="alice")
+        with serve(PLOTSERVE, WAVES, "--no-browser", "--workers", "0", env=env) as served:
             assert 10000 <= served.port < 10049
             assert served.client.get("/wave.png").status == 200
     finally:
         holder.close()
+    port = served.port
+    # Said plainly, before the address: a tunnel or bookmark saved for 9999 will not find it.
+    assert (
+        f"plotserve: port 9999 is taken, so this server is on port {port}: a saved link or SSH tunnel to 9999 will not find it"
+        " (--port N chooses one)\n"
+    ) in served.stderr
+    assert f"ssh -L {port}:127.0.0.1:{port} alice@198.51.100.7" in "".join(served.stdout)
+
+
+def test_a_port_that_was_asked_for_is_not_said_to_have_moved():
+    with serve(PLOTSERVE, WAVES, "--no-browser", "--workers", "0", "--port", "0") as served:
+        assert served.client.get("/wave.png").status == 200
+    assert not [line for line in served.stderr if "taken" in line]
+
+
+# -- over SSH -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("connection", "user", "expected"),
+    [
+        ("192.0.2.10 51234 198.51.100.7 22", {"USER": "alice"}, "ssh -L {port}:127.0.0.1:{port} alice@198.51.100.7"),
+        ("192.0.2.10 51234 198.51.100.7 2222", {"USER": "", "LOGNAME": "bob"}, "ssh -L {port}:127.0.0.1:{port} -p 2222 bob@198.51.100.7"),
+        ("2001:db8::10 51234 2001:db8::7 22", {"USER": "carol"}, "ssh -L {port}:127.0.0.1:{port} carol@2001:db8::7"),
+    ],
+)
+def test_started_over_ssh_it_prints_the_tunnel_command(connection, user, expected):
+    env = clean_env(SSH_CONNECTION=connection, **user)
+    with serve(PLOTSERVE, WAVES, "--no-browser", "--workers", "0", "--port", "0", env=env) as served:
+        command = expected.format(port=served.port)
+        tunnel = [line for line in served.stdout if "ssh -L" in line]
+        while not tunnel and served.process.poll() is None:  # printed just after the URL line
+            time.sleep(0.05)
+            tunnel = [line for line in served.stdout if "ssh -L" in line]
+        assert tunnel == [f"plotserve: started over SSH; on your own computer run  {command}  and open {served.url}\n"]
+        # The command is right: its forward names the port this server answers on.
+        assert served.client.get("/wave.png").status == 200
+
+
+@pytest.mark.parametrize("where", ["not over SSH", "bound to every interface"])
+def test_no_tunnel_command_where_none_is_needed(where):
+    env = clean_env()
+    args = []
+    if where == "bound to every interface":
+        env["SSH_CONNECTION"], args = "192.0.2.10 51234 198.51.100.7 22", ["--host", "0.0.0.0"]
+    else:
+        env.pop("SSH_CONNECTION", None)
+    with serve(PLOTSERVE, WAVES, "--no-browser", "--workers", "0", "--port", "0", *args, env=env) as served:
+        token = served.line.rpartition("token=")[2].strip()
+        assert served.client.get("/wave.png", {"Authorization": f"token {token}"} if args else {}).status == 200
+    assert not [line for line in served.stdout if "ssh" in line], served.stdout
 
 
 def test_a_given_port_that_is_taken_is_an_error():

@@ -132,3 +132,33 @@ def test_a_source_without_plots_is_named_at_start_up(tmp_path):
         == f"plotserve: {empty} has no plot_* functions (nor PlotRequestHandler subclasses with plot_* methods)"
     )
     assert done.stdout.decode().startswith("/line")
+
+
+def test_every_package_the_tests_import_is_declared():
+    """An import in tests/ that setup.cfg does not declare passes here and fails on a fresh machine."""
+    import ast
+    import configparser
+    import importlib.metadata
+    import re
+
+    imported = set()
+    for path in (ROOT / "tests").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.partition(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.partition(".")[0])
+    local = {path.stem for path in ROOT.glob("*.py")} | {path.stem for path in (ROOT / "plots").glob("*.py")}
+    local |= {path.stem for path in (ROOT / "tests").rglob("*.py")}
+    third_party = sorted(imported - local - set(sys.stdlib_module_names))
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg")
+    requirements = config["options"]["install_requires"] + config["options.extras_require"]["test"]
+
+    def normal(name: str) -> str:
+        return name.lower().replace("_", "-")
+
+    declared = {normal(re.split(r"[<>=!~\[; ]", line.strip())[0]) for line in requirements.split("\n") if line.strip()}
+    owners = importlib.metadata.packages_distributions()  # import name -> the distributions that provide it
+    undeclared = {name: owners.get(name) for name in third_party if not {normal(d) for d in owners.get(name, [])} & declared}
+    assert not undeclared, f"the tests import these, but setup.cfg's test extra does not declare them: {undeclared}"

@@ -156,7 +156,9 @@ def test_query_token_sets_a_strict_cookie_and_drops_itself_from_the_address(expo
     attributes = {part.strip().split("=")[0].lower(): part.strip() for part in raw_cookie.split(";")}
     assert "httponly" in attributes
     assert attributes["samesite"].lower() == "samesite=strict"
-    assert attributes["path"] == "Path=/"
+    # No Path: the browser's default, the folder of this top-level page, is plotserve's top under
+    # any prefix; Path=/ would hand the token to every other application behind the same proxy.
+    assert "path" not in attributes
     cookie = http.cookies.SimpleCookie(raw_cookie)
     assert cookie[plotserve.TOKEN_COOKIE].value == token
     # The browser follows the redirect with the cookie: now the page answers.
@@ -166,6 +168,25 @@ def test_query_token_sets_a_strict_cookie_and_drops_itself_from_the_address(expo
     image = exposed.get("/wave.png", {"Cookie": f"other=1; {plotserve.TOKEN_COOKIE}={token}"})
     assert image.status == 200
     assert image.image().size == (800, 500)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "forwarded", "path"),
+    [
+        ("https://example.org/team/plots/", None, "Path=/team/plots"),
+        ("/team/plots", None, "Path=/team/plots"),
+        ("/team/plots/", "/other/mount/", "Path=/other/mount"),  # the proxy's word for this request
+        ("", "/other/mount", "Path=/other/mount"),
+        ("", "/a b", None),  # not a path: ignored
+        ("", "/a;Domain=example.org", None),
+    ],
+)
+def test_the_token_cookie_path_follows_base_url_and_forwarded_prefix(base_url, forwarded, path):
+    with running_server(WAVES, workers=0, token="t", base_url=base_url) as client:  # noqa: S106
+        answer = client.get("/?token=t", {"X-Forwarded-Prefix": forwarded} if forwarded else {})
+    assert answer.status == 303 and answer.headers["location"] == "./"
+    attributes = [part.strip() for part in answer.headers["set-cookie"].split(";")]
+    assert [a for a in attributes if a.lower().startswith(("path", "domain"))] == ([path] if path else [])
 
 
 def test_token_in_an_authorization_header(exposed):
