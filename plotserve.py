@@ -166,6 +166,7 @@ class Param:
     maximum: float | None = None
     step: float | None = None
     help: str = ""
+    annotation: str = ""  # the Python type as written, for the form's tooltip
     table: Table | None = None  # how a table parameter's file is read
 
     def text(self, value: typing.Any) -> str:
@@ -353,7 +354,8 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
             items = {type(item) for item in default}
             annotation = list[items.pop()] if len(items) == 1 else list[str]
     low, high, step = _bounds(metadata)
-    common = dict(name=name, default=default, required=required, optional=optional, help=help_text)
+    written = inspect.formatannotation(annotation) + (" | None" if optional else "")
+    common = dict(name=name, default=default, required=required, optional=optional, help=help_text, annotation=written)
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         values = typing.get_args(annotation)
@@ -2093,6 +2095,14 @@ class InProcessRenderer:
         """Nothing to stop."""
 
 
+def png_size(body: bytes) -> tuple[int, int] | None:
+    """(width, height) in pixels of a PNG, read from its header; None for anything else."""
+    # PNG signature (8 bytes), IHDR length and type (8), then width and height, 4 bytes each.
+    if len(body) < 24 or body[:8] != b"\x89PNG\r\n\x1a\n" or body[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(body[16:20], "big"), int.from_bytes(body[20:24], "big")
+
+
 @dataclasses.dataclass
 class Rendered:
     """A rendered image as the cache keeps it."""
@@ -2273,11 +2283,17 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 # ==============================================================================================
 
 STYLESHEET = """\
-:root { --ink: #1d2430; --muted: #5d6878; --line: #d8dde5; --accent: #2457c5; --bad: #b00020;
-        --paper: #f6f7f9; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); }
+:root { --ink: #1d2430; --muted: #5d6878; --line: #d8dde5; --accent: #2457c5; --bad: #b00020; --bad-paper: #fff5f5;
+        --paper: #f6f7f9; --surface: #fff; --bar: #1d2430; --code: #1d2430; color-scheme: light dark;
+        font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); }
+/* The browser's dark mode gets a dark page; the script asks for dark pictures to go with it (_theme=dark). */
+@media (prefers-color-scheme: dark) {
+  :root { --ink: #e4e8ee; --muted: #9aa5b4; --line: #343c49; --accent: #7ea6ff; --bad: #ff8a80; --bad-paper: #3a2024;
+          --paper: #14181e; --surface: #1d232b; --bar: #0b0e12; --code: #0b0e12; }
+}
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--paper); line-height: 1.45; }
-header { background: #1d2430; color: #fff; padding: 0.7rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }
+header { background: var(--bar); color: #fff; padding: 0.7rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }
 header a { color: #fff; text-decoration: none; }
 header .brand { font-weight: 700; letter-spacing: 0.02em; }
 header .crumb { opacity: 0.85; }
@@ -2287,46 +2303,56 @@ h1 { font-size: 1.5rem; margin: 0 0 0.25rem; }
 .summary { color: var(--muted); margin: 0 0 1rem; }
 .description { white-space: pre-line; color: var(--muted); margin: -0.5rem 0 1rem; font-size: 0.95rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 1rem; }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; overflow: hidden;
+.card { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; overflow: hidden;
         text-decoration: none; color: inherit; display: flex; flex-direction: column; }
 .card:hover { border-color: var(--accent); box-shadow: 0 2px 10px rgba(36, 87, 197, 0.12); }
 .card img, .card .noimage { width: 100%; aspect-ratio: 8 / 5; object-fit: contain; background: #fff;
         border-bottom: 1px solid var(--line); }
-.card .noimage { display: flex; align-items: center; justify-content: center; color: var(--muted); font-size: 0.9rem; }
+.card .noimage { display: flex; align-items: center; justify-content: center; color: var(--muted); font-size: 0.9rem;
+        background: var(--surface); }
 .card .text { padding: 0.6rem 0.8rem 0.8rem; }
 .card h2 { font-size: 1.05rem; margin: 0 0 0.2rem; color: var(--accent); }
 .card p { margin: 0; color: var(--muted); font-size: 0.9rem; }
 .card .source { font-size: 0.75rem; margin-top: 0.4rem; }
 .layout { display: grid; grid-template-columns: minmax(260px, 330px) 1fr; gap: 1.5rem; align-items: start; }
-@media (max-width: 800px) { .layout { grid-template-columns: 1fr; } }
-form { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
+form { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
 .field { margin-bottom: 0.85rem; }
 .field label { display: block; font-weight: 600; font-size: 0.9rem; margin-bottom: 0.2rem; }
-.field .type { font-weight: 400; color: var(--muted); font-size: 0.8rem; }
+.field .type { font-weight: 400; color: var(--muted); font-size: 0.8rem; cursor: help; }
 .field .required { color: var(--bad); }
 .field input[type=text], .field input[type=number], .field input[type=date], .field input[type=datetime-local],
 .field select { width: 100%; padding: 0.35rem 0.45rem; border: 1px solid var(--line); border-radius: 5px;
-        font: inherit; background: #fff; }
+        font: inherit; background: var(--surface); color: var(--ink); }
 .field input[type=range] { width: 75%; vertical-align: middle; }
 .field output { display: inline-block; min-width: 3em; text-align: right; font-variant-numeric: tabular-nums; }
 .field .check { display: flex; gap: 0.4rem; align-items: center; font-weight: 600; }
 .field .help { color: var(--muted); font-size: 0.8rem; margin-top: 0.15rem; }
-.field.invalid input, .field.invalid select { border-color: var(--bad); background: #fff5f5; }
+.field.invalid input, .field.invalid select { border-color: var(--bad); background: var(--bad-paper); }
 .message { color: var(--bad); font-size: 0.85rem; margin-top: 0.2rem; }
-.problem { border: 1px solid var(--bad); background: #fff5f5; color: var(--bad); border-radius: 6px;
-        padding: 0.6rem 0.8rem; margin-bottom: 1rem; }
-.actions { display: flex; gap: 0.6rem; align-items: center; border-top: 1px solid var(--line); padding-top: 0.8rem; }
+.problem { border: 1px solid var(--bad); background: var(--bad-paper); color: var(--bad); border-radius: 6px;
+        padding: 0.6rem 0.8rem; margin: 0 0 1rem; }
+.failure .headline { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
+.failure pre.traceback { margin: 0.6rem 0 0; }
+.actions { display: flex; flex-wrap: wrap; gap: 0.6rem; align-items: center; border-top: 1px solid var(--line); padding-top: 0.8rem; }
 button { font: inherit; padding: 0.4rem 1rem; border-radius: 5px; border: 1px solid var(--accent);
-        background: var(--accent); color: #fff; cursor: pointer; }
-button.secondary { background: #fff; color: var(--accent); }
+        background: var(--accent); color: var(--surface); cursor: pointer; }
+button.secondary { background: var(--surface); color: var(--accent); }
 .refresh { display: flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; color: var(--muted); }
-.refresh input { width: 5.5em; padding: 0.3rem; border: 1px solid var(--line); border-radius: 5px; }
-.figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem; min-width: 0; }
-.figure img { display: block; width: 100%; max-width: 1000px; height: auto; margin: 0 auto; }
-.toolbar { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; font-size: 0.85rem;
+.refresh input { width: 5.5em; padding: 0.3rem; border: 1px solid var(--line); border-radius: 5px;
+        background: var(--surface); color: var(--ink); }
+.figure { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem; min-width: 0; }
+/* The picture at its own size (the width and height attributes are the PNG's), never wider than the page. */
+.figure picture { display: block; }
+.figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; background: #fff; }
+.figure img.stale { opacity: 0.45; }
+.figure img[hidden] { display: none; }
+/* While the plot fails there is nothing to explore or download; both come back with the picture. */
+.failure ~ .explore, .failure ~ .toolbar .downloads { display: none; }
+.toolbar { display: flex; flex-wrap: wrap; gap: 0.6rem 0.8rem; align-items: center; font-size: 0.85rem;
         color: var(--muted); border-top: 1px solid var(--line); margin-top: 0.6rem; padding-top: 0.6rem; }
-.toolbar .status { margin-right: auto; }
+.toolbar .status { margin-right: auto; font-variant-numeric: tabular-nums; }
 .toolbar .status.failed { color: var(--bad); }
+.toolbar button { padding: 0.25rem 0.7rem; font-size: 0.85rem; }
 .toolbar a { color: var(--accent); }
 .canvas { position: relative; }
 .canvas img { cursor: crosshair; user-select: none; }
@@ -2344,8 +2370,21 @@ button.secondary { background: #fff; color: var(--accent); }
 .panel .toolbar { margin-top: 0.3rem; padding-top: 0.3rem; }
 details.compare { border-top: 1px solid var(--line); padding: 0.6rem 0 0.2rem; margin-top: 0.4rem; }
 details.compare summary { cursor: pointer; color: var(--accent); font-size: 0.9rem; margin-bottom: 0.5rem; }
-pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
+pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+.offscreen { position: fixed; top: 0; left: -9999px; opacity: 0; }
+/* A phone: one column, the picture first and the form under it, smaller margins. */
+@media (max-width: 800px) {
+  .layout { grid-template-columns: 1fr; gap: 1rem; }
+  .layout .figure { order: -1; }
+}
+@media (max-width: 600px) {
+  header { padding: 0.6rem 0.75rem; }
+  main { padding: 0.75rem 0.75rem 2rem; }
+  h1 { font-size: 1.25rem; }
+  .figure { padding: 0.4rem; }
+  .field input[type=text], .field input[type=number], .field select { font-size: 1rem; }
+}
 """
 
 PAGE_SCRIPT = """\
@@ -2368,16 +2407,20 @@ function exploreImage() {
   // Dark theme: unless the page's URL chose a theme, follow the browser's, also when it changes.
   const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
   if (!img.dataset.theme && darkScheme.matches) {
-    img.dataset.src = withDarkTheme(img.dataset.src);
-    img.dataset.src2x = withDarkTheme(img.dataset.src2x);
-    img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
-    img.src = img.dataset.src;
+    for (const key of ["src", "src2x", "narrow", "narrow2x"]) img.dataset[key] = withDarkTheme(img.dataset[key]);
+    for (const source of img.parentElement.querySelectorAll("source")) {
+      source.srcset = `${img.dataset.narrow} 1x, ${img.dataset.narrow2x} 2x`;
+    }
+    if (img.hasAttribute("src")) {  // a failed plot's page has no picture yet: nothing to ask for twice
+      img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
+      img.src = img.dataset.src;
+    }
   }
   if (!img.dataset.theme) darkScheme.addEventListener("change", () => location.reload());
 
   // Geometry: fetched for the very URL shown, after every new picture (a live plot's axes move).
   function shownUrl() {
-    return (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
+    return pictureUrl(img);
   }
   async function loadGeometry() {
     try {
@@ -2389,7 +2432,7 @@ function exploreImage() {
     img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
   }
   img.addEventListener("load", loadGeometry);
-  if (img.complete) loadGeometry();
+  if (img.complete && !img.hidden) loadGeometry();  // hidden: a failed plot, not to be run again for its axes
 
   // Hover: the data coordinates under the pointer, for every Axes there (a twin adds its y2).
   function imagePoint(event) {
@@ -2457,7 +2500,7 @@ function exploreImage() {
   });
   function showDrag(point) {
     const end = clampToBox(drag.axes, point);
-    const rect = img.getBoundingClientRect(), canvas = img.parentElement.getBoundingClientRect();
+    const rect = img.getBoundingClientRect(), canvas = img.closest(".canvas").getBoundingClientRect();
     const css = (value) => value / end.scale;
     box.style.left = `${rect.left - canvas.left + css(Math.min(drag.start.x, end.x))}px`;
     box.style.top = `${rect.top - canvas.top + css(Math.min(drag.start.y, end.y))}px`;
@@ -2542,6 +2585,15 @@ function limitsText(axes, name, from, to) {
 function withDarkTheme(url) {
   return url && `${url}${url.includes("?") ? "&" : "?"}_theme=dark`;
 }
+// The picture the page shows and keeps fresh, as the browser picks it from <source> and srcset:
+// drawn narrow on a narrow screen, at twice the dpi on a sharp one.
+function pictureUrl(img) {
+  const sharp = window.devicePixelRatio > 1;
+  if (img.dataset.narrow && window.matchMedia(img.dataset.narrowMedia).matches) {
+    return (sharp && img.dataset.narrow2x) || img.dataset.narrow;
+  }
+  return (sharp && img.dataset.src2x) || img.dataset.src;
+}
 
 exploreImage();
 
@@ -2553,27 +2605,61 @@ exploreImage();
   // Every live picture: the view's, or each one of a side-by-side comparison, with the status
   // line and Pause button next to it.
   for (const img of document.querySelectorAll("img[data-src]")) live(img);
+  const copy = document.getElementById("copy-link");
+  if (copy) copy.addEventListener("click", copyLink);
   function live(img) {
   const box = img.closest(".panel, .figure");
   const status = box.querySelector(".status");
   const toggle = box.querySelector(".pause");
   const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
-  const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
+  const url = pictureUrl(img);
+  const density = pictureDensity(url);
   let etag = img.dataset.etag || null;
   let paused = false, timer = null, shownUrl = null, busy = false;
+  // What the status line says: when the picture on screen was drawn (the server's clock), how
+  // long it took, whether the plot failed or the server is out of reach, and when the next check is.
+  let updated = Number(img.dataset.renderedAt) || null, renderMs = img.dataset.renderMs || null;
+  let failed = img.hidden, unreachable = false, nextAt = null;
 
-  function say(text, failed) {
-    status.textContent = text;
-    status.classList.toggle("failed", Boolean(failed));
+  // How many pixels of the refreshed picture make one CSS pixel: the 2x ones are drawn at twice the dpi.
+  function pictureDensity(shown) {
+    const same = (a, b) => Boolean(a && b) && new URL(a, document.baseURI).href === new URL(b, document.baseURI).href;
+    const sharp = (same(shown, img.dataset.src2x) && !same(shown, img.dataset.src))
+      || (same(shown, img.dataset.narrow2x) && !same(shown, img.dataset.narrow));
+    return sharp ? 2 : 1;
   }
-  function describe(response) {
-    const when = new Date().toLocaleTimeString();
-    const ms = response.headers.get("X-Plotserve-Render-Ms");
-    return `updated ${when}` + (ms ? ` \\u00b7 rendered in ${ms} ms` : "");
+  // The <img> takes the size of the picture it shows (a plot may set its own figure size).
+  function fitToPicture(probe) {
+    img.width = Math.round(probe.naturalWidth / density);
+    img.height = Math.round(probe.naturalHeight / density);
+  }
+  // One clock, one format: times are the server's, shown as 24-hour HH:MM:SS.
+  function clock(ms) {
+    const time = new Date(ms);
+    return [time.getHours(), time.getMinutes(), time.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+  }
+  // The status line, always ending with what happens next.
+  function showStatus() {
+    const parts = [];
+    if (unreachable) parts.push("server out of reach");
+    else if (failed) parts.push("plot failed");
+    else if (updated) parts.push(`updated ${clock(updated)}`, `rendered in ${renderMs} ms`);
+    if (busy || (!paused && nextAt === null)) parts.push("checking now");
+    else if (paused) parts.push("paused");
+    else parts.push(`next check in ${Math.max(1, Math.ceil((nextAt - Date.now()) / 1000))} s`);
+    status.textContent = parts.join(" \\u00b7 ");
+    status.classList.toggle("failed", failed || unreachable);
   }
   function schedule() {
     clearTimeout(timer);
     timer = paused ? null : setTimeout(refresh, period);
+    nextAt = paused ? null : Date.now() + period;
+    showStatus();
+  }
+  // The picture is now a blob: the <source> and srcset alternatives would take its place again.
+  function dropAlternatives() {
+    img.removeAttribute("srcset");
+    for (const source of img.parentElement.querySelectorAll("source")) source.remove();
   }
   function swap(blob) {
     // Load the new picture off-screen first: the old one stays until the new one is ready.
@@ -2581,7 +2667,8 @@ exploreImage();
       const next = URL.createObjectURL(blob);
       const probe = new Image();
       probe.onload = () => {
-        img.removeAttribute("srcset");
+        dropAlternatives();
+        fitToPicture(probe);
         img.src = next;
         if (shownUrl) URL.revokeObjectURL(shownUrl);
         shownUrl = next;
@@ -2591,42 +2678,115 @@ exploreImage();
       probe.src = next;
     });
   }
-  async function refresh() {
-    if (paused || document.hidden || busy) return;
+  // A failing plot says so once, in the failure box above the picture (the server's box, with
+  // its traceback, when the page came that way); the last good picture stays, dimmed.
+  function showFailure(message) {
+    failed = true;
+    img.classList.add("stale");
+    if (box.querySelector(".failure")) return;
+    const failure = document.createElement("div");
+    if (img.id === "plot") failure.id = "failure";
+    failure.className = "problem failure";
+    failure.setAttribute("role", "alert");
+    const headline = document.createElement("p");
+    headline.className = "headline";
+    headline.textContent = message;
+    failure.append(headline);
+    (img.closest(".canvas") || img).before(failure);
+  }
+  function clearFailure() {
+    failed = false;
+    img.hidden = false;
+    img.classList.remove("stale");
+    box.querySelector(".failure")?.remove();
+  }
+  async function refresh(now) {
+    if ((paused && !now) || document.hidden || busy) return;
     busy = true;
+    clearTimeout(timer);
+    nextAt = null;
+    showStatus();
     try {
       const headers = etag ? { "If-None-Match": etag } : {};
       const response = await fetch(url, { headers, cache: "no-store" });
-      if (response.status === 304) {
-        say(`unchanged at ${new Date().toLocaleTimeString()}`);
-      } else {
-        const blob = await response.blob();
-        await swap(blob);
+      unreachable = false;
+      if (response.ok) {
+        await swap(await response.blob());
         etag = response.headers.get("ETag");
-        if (response.ok) {
-          say(describe(response));
-          document.getElementById("failure")?.remove();  // the plot draws again
-        }
-        else say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
+        updated = Date.parse(response.headers.get("Last-Modified")) || Date.now();
+        renderMs = response.headers.get("X-Plotserve-Render-Ms");
+        clearFailure();
+      } else if (response.status !== 304) {
+        showFailure(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`);
       }
     } catch (error) {
-      say(`could not refresh (${error.message}); retrying`, true);
+      unreachable = true;
     } finally {
       busy = false;
       schedule();
     }
   }
-  toggle.addEventListener("click", () => {
+  // r checks now (even while paused).
+  function refreshNow() {
+    refresh(true);
+  }
+  function togglePause() {
     paused = !paused;
     toggle.textContent = paused ? "Resume" : "Pause";
-    if (paused) { clearTimeout(timer); say("paused"); } else refresh();
-  });
+    if (paused) schedule(); else refresh();
+  }
+  // Keys: r checks for a new picture now, p pauses or resumes; not while typing in a field,
+  // and not with a modifier (Ctrl+R is the browser's).
+  function onKey(event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+    if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
+    if (event.key === "r") { event.preventDefault(); refreshNow(); }
+    else if (event.key === "p") { event.preventDefault(); togglePause(); }
+  }
+  toggle.addEventListener("click", togglePause);
+  document.addEventListener("keydown", onKey);
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && !paused) refresh();
   });
+  setInterval(() => { if (!document.hidden) showStatus(); }, 1000);  // the countdown
   schedule();
   }
+  // Copy link: the address of this view, to paste elsewhere. The clipboard API needs a secure
+  // page (https or this machine); elsewhere, a selected hidden field and the copy command.
+  async function copyLink() {
+    const link = window.location.href;
+    let copied;
+    try {
+      await navigator.clipboard.writeText(link);
+      copied = true;
+    } catch (error) {
+      copied = copyByHand(link);
+    }
+    if (!copied) window.prompt("Copy this link:", link);
+    copy.textContent = copied ? "Link copied" : "Copy link";
+    setTimeout(() => { copy.textContent = "Copy link"; }, 2000);
+  }
+  function copyByHand(text) {
+    const field = document.createElement("textarea");
+    field.value = text;
+    field.className = "offscreen";
+    field.setAttribute("readonly", "");
+    document.body.append(field);
+    field.select();
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
+    field.remove();
+    return copied;
+  }
 })();
+"""
+
+# A rounded square with a rising line: the tab's icon, also at /favicon.ico, which browsers ask for by themselves.
+FAVICON = """\
+<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">\
+<rect width="32" height="32" rx="6" fill="#2457c5"/>\
+<polyline points="6,24 12,15 18,19 26,8" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/>\
+</svg>
 """
 
 PAGE = """\
@@ -2637,6 +2797,7 @@ PAGE = """\
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="{root}-/static/plotserve.css">
+<link rel="icon" type="image/svg+xml" href="{root}-/static/favicon.svg">
 <link rel="alternate" type="application/json" href="{json_url}">
 {head}
 </head>
@@ -2651,7 +2812,7 @@ PAGE = """\
 
 INDEX_BODY = """\
 <h1>Plots</h1>
-<p class="summary">{count} plots. Pick one to see it live.</p>
+<p class="summary">{count}. Pick one to see it live.</p>
 <div class="grid">
 {cards}
 </div>
@@ -2684,14 +2845,16 @@ max="{max_refresh}" step="1"> s</label>
 """
 
 FIGURE = """\
-<div class="canvas"><img id="plot" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}" data-theme="{theme}" draggable="false">\
-<div id="zoombox" hidden></div></div>
+{failure}<div class="canvas"><picture>{narrow_source}<img id="plot"{sources} width="{width}" height="{height}" alt="{alt}"{hidden} \
+data-src="{src}" data-src2x="{src2x}" data-narrow="{narrow}" data-narrow2x="{narrow2x}" data-narrow-media="{narrow_media}" \
+data-etag="{etag}" data-refresh="{refresh}" data-rendered-at="{rendered_at}" data-render-ms="{render_ms}" data-theme="{theme}" \
+draggable="false"></picture><div id="zoombox" hidden></div></div>
 {explore}
 <div class="toolbar">
-<span id="status" class="status{status_class}">{status}</span>
-<button type="button" class="secondary pause" id="pause">Pause</button>
-<span>download {downloads}</span>
+<span id="status" class="status{status_class}" aria-live="polite">{status}</span>
+<button type="button" class="secondary pause" id="pause" title="Stop or restart the updates (key: p)">Pause</button>
+<button type="button" class="secondary" id="copy-link" title="Copy the link to this view">Copy link</button>
+<span class="downloads">download {downloads}</span>
 </div>
 """
 
@@ -2710,9 +2873,10 @@ PANEL = """\
 </figure>"""
 
 PANEL_PICTURE = """\
-<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="" data-refresh="{refresh}">
-<div class="toolbar"><span class="status">refreshes every {refresh} s</span>\
+<picture>{narrow_source}<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-narrow="{narrow}" data-narrow2x="{narrow2x}" data-narrow-media="{narrow_media}" \
+data-etag="" data-refresh="{refresh}"></picture>
+<div class="toolbar"><span class="status">next check in {refresh} s</span>\
 <button type="button" class="secondary pause">Pause</button></div>"""
 
 EXPLORE = """\
@@ -2722,6 +2886,11 @@ EXPLORE = """\
 </div>
 """
 
+# What the failure box says once, in place of the picture: the message, then the traceback.
+FAILURE = """\
+<div id="failure" class="problem failure" role="alert"><p class="headline">{message}</p>{traceback}</div>
+"""
+
 ERROR_BODY = """\
 <h1>{title}</h1>
 <p class="problem">{message}</p>
@@ -2729,6 +2898,11 @@ ERROR_BODY = """\
 """
 
 e = html.escape
+
+
+def plural(count: int, word: str) -> str:
+    """``1 plot``, ``2 plots``: a count with its noun."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _with_query(path: str, query: str) -> str:
@@ -2762,7 +2936,7 @@ def index_page(plots: dict[str, Plot], limits: Limits, problem: str = "") -> byt
         cards.append(
             CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )
-    body = INDEX_BODY.format(count=len(plots), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
+    body = INDEX_BODY.format(count=plural(len(plots), "plot"), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
     if problem:
         body = f'<p class="problem" role="alert">{e(problem)}</p>\n' + body
     return _page("plotserve", body)
@@ -2771,6 +2945,33 @@ def index_page(plots: dict[str, Plot], limits: Limits, problem: str = "") -> byt
 def _startup_problem(renderer) -> str:
     """What the index says when no render process can load the plots (the plot pages and images say it as their error)."""
     return f"The render processes cannot load the plots: {renderer.startup_error}" if renderer.startup_error else ""
+
+
+_KIND_WORDS = {
+    "int": "whole number",
+    "float": "number",
+    "str": "text",
+    "bool": "yes/no",
+    "choice": "choice",
+    "date": "date",
+    "datetime": "date and time",
+    "path": "file",
+}
+_LIST_WORDS = {"int": "whole numbers", "float": "numbers", "str": "texts"}
+
+
+def type_words(param: Param) -> str:
+    """What a parameter takes, in words a user reads ("numbers, comma-separated"), not ``list[float]``."""
+    if param.kind == "list":
+        words = f"{_LIST_WORDS.get(param.item_kind, 'texts')}, comma-separated"
+    else:
+        words = _KIND_WORDS.get(param.kind, "text")
+    return f"{words}, optional" if param.optional else words
+
+
+def _type_label(param: Param) -> str:
+    """The type after a field's name: words, with the Python type in the tooltip."""
+    return f'<span class="type" title="Python type: {e(param.annotation or param.type_name)}">{e(type_words(param))}</span>'
 
 
 def _field(param: Param, request: Request, limits: Limits) -> str:
@@ -2783,11 +2984,11 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
         attrs += " required"
     if param.kind == "bool":
         checked = " checked" if request.values.get(param.name) is True or request.texts.get(param.name, "").lower() in _TRUE else ""
-        widget = f'<label class="check"><input type="checkbox" {attrs} value="true"{checked}> {e(param.name)}</label>'
+        widget = f'<label class="check"><input type="checkbox" {attrs} value="true"{checked}> {e(param.name)} {_type_label(param)}</label>'
         label = ""
     else:
         marker = ' <span class="required">*</span>' if param.required else ""
-        label = f'<label for="{field_id}">{name}{marker} <span class="type">{e(param.type_name)}</span></label>'
+        label = f'<label for="{field_id}">{name}{marker} {_type_label(param)}</label>'
         if param.kind == "choice":
             options = ['<option value=""></option>'] if param.optional or param.required else []
             current = request.texts.get(param.name, "")
@@ -2815,18 +3016,16 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
             if param.minimum is not None and param.maximum is not None and param.name not in request.errors:
                 widget = f'<input type="range" {attrs} value="{text}"{bounds} step="{step}"> <output for="{field_id}">{text}</output>'
             else:
-                placeholder = ' placeholder="None"' if param.optional else ""
                 # A browser blanks a number, date or datetime input whose value it cannot read
                 # ("three"): a rejected value is shown in a text input, so what was typed stays.
                 kind = "text" if bad else "number"
-                widget = f'<input type="{kind}" {attrs} value="{text}"{bounds} step="{step}"{placeholder}>'
+                widget = f'<input type="{kind}" {attrs} value="{text}"{bounds} step="{step}">'
         elif param.kind == "date":
             widget = f'<input type="{"text" if bad else "date"}" {attrs} value="{text}">'
         elif param.kind == "datetime":
             widget = f'<input type="{"text" if bad else "datetime-local"}" {attrs} value="{text}" step="1">'
-        else:
-            placeholder = {"list": f"comma-separated {param.item_kind}s"}.get(param.kind, "None" if param.optional else "")
-            widget = f'<input type="text" {attrs} value="{text}" placeholder="{e(placeholder)}">'
+        else:  # an empty optional field is empty: its label says "optional", no "None" to read as a value
+            widget = f'<input type="text" {attrs} value="{text}">'
     help_html = f'<div class="help">{e(param.help)}</div>' if param.help else ""
     message = request.errors.get(param.name)
     message_html = f'<div class="message" role="alert">{e(message)}</div>' if message else ""
@@ -2857,6 +3056,94 @@ def _explore_bar(plot: Plot, request: Request) -> str:
     return EXPLORE.format(hint=hint, toggles=toggles, kept=kept, reset=reset)
 
 
+NARROW_INCHES = 3.6  # a phone's width at 100 dpi, less the page's margins
+NARROW_MEDIA = "(max-width: 600px)"
+
+
+def _image_url(plot: Plot, request: Request, limits: Limits, **size) -> str:
+    """The PNG of this view at another size or dpi; "" where that is over the limits."""
+    view = dataclasses.replace(request, **size)
+    if view.dpi > limits.max_dpi or view.width * view.height * view.dpi**2 > limits.max_pixels:
+        return ""
+    return _with_query(f"{plot.name}.png", view.canonical_query(plot, image=True))
+
+
+def _narrow_urls(plot: Plot, request: Request, limits: Limits) -> tuple[str, str]:
+    """(1x, 2x) URLs of the view drawn for a phone, or ("", "") where it is narrow already."""
+    if request.width <= NARROW_INCHES:
+        return "", ""
+    # In proportion, but no flatter than 4:3: a phone has height to spare, and a flat plot's axes vanish.
+    height = round(min(request.height, max(request.height * NARROW_INCHES / request.width, NARROW_INCHES * 0.75)), 2)
+    narrow = _image_url(plot, request, limits, width=NARROW_INCHES, height=height)
+    return narrow, _image_url(plot, request, limits, width=NARROW_INCHES, height=height, dpi=request.dpi * 2) or narrow
+
+
+def _narrow_source(narrow: str, narrow2x: str) -> str:
+    """The <source> a <picture> takes on a narrow screen."""
+    return f'<source media="{NARROW_MEDIA}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">' if narrow else ""
+
+
+def _status_text(request: Request, rendered: Rendered | None) -> str:
+    """The status line as the page is sent; the script keeps it up to date in the same words."""
+    if rendered is None:
+        return f"plot failed · next check in {int(request.refresh)} s"
+    when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
+    return f"updated {when} · rendered in {rendered.seconds * 1000:.0f} ms · next check in {int(request.refresh)} s"
+
+
+def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> str:
+    """The live picture, its status line and buttons; for a failed plot, the error once instead of the picture.
+
+    The ``<img>`` is as large as the picture it shows (a plot may set its own figure size); a
+    narrow screen gets a picture drawn narrow, so its text stays readable.
+    """
+    query = request.canonical_query(plot, image=True)
+    src = _with_query(f"{plot.name}.png", query)
+    src2x = _image_url(plot, request, limits, dpi=request.dpi * 2) or src
+    narrow, narrow2x = _narrow_urls(plot, request, limits)
+    size = png_size(rendered.body) if rendered is not None else None
+    width, height = size or (int(request.width * request.dpi), int(request.height * request.dpi))
+    # A failed plot has no picture to show: the <img> waits, hidden and empty (no second run of
+    # a failing plot), and the script fills it once the plot draws again.
+    failed = failure is not None
+    sources = "" if failed else f' src="{e(src)}" srcset="{e(src)} 1x, {e(src2x)} 2x"'
+    narrow_source = "" if failed else _narrow_source(narrow, narrow2x)
+    failure_html = ""
+    if failed:
+        # The traceback ends with the message the headline already says: the frames, then, once.
+        message, details = str(failure), failure.details.rstrip()
+        details = details.removesuffix(message).rstrip() if details.endswith(message) else details
+        traceback_html = f'<pre class="traceback">{e(details)}</pre>' if details else ""
+        failure_html = FAILURE.format(message=e(message), traceback=traceback_html)
+    downloads = " ".join(
+        f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
+        for fmt in IMAGE_FORMATS
+    )
+    return FIGURE.format(
+        failure=failure_html,
+        narrow_source=narrow_source,
+        sources=sources,
+        width=width,
+        height=height,
+        alt=e(plot.title),
+        hidden=" hidden" if failed else "",
+        src=e(src),
+        src2x=e(src2x),
+        narrow=e(narrow),
+        narrow2x=e(narrow2x),
+        narrow_media=e(NARROW_MEDIA),
+        etag="" if failed else e(rendered.etag),
+        refresh=int(request.refresh),
+        rendered_at="" if failed else f"{rendered.rendered_at * 1000:.0f}",
+        render_ms="" if failed else f"{rendered.seconds * 1000:.0f}",
+        status=e(_status_text(request, None if failed else rendered)),
+        status_class=" failed" if failed else "",
+        theme=e(request.view.theme),
+        explore=_explore_bar(plot, request),
+        downloads=downloads,
+    )
+
+
 def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> bytes:
     """A plot's page: the form, and the live image (or what stops it from being drawn)."""
     # Errors about plotserve's own options (_xlim, _refresh, ...) name the option: it has no field.
@@ -2864,47 +3151,13 @@ def plot_page(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
     problems = [f"{field}: {message}" if field else message for field, message in request.errors.items() if field not in names]
     problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
     fields = "\n".join(_field(param, request, limits) for param in plot.params) or '<p class="help">This plot takes no parameters.</p>'
-    query = request.canonical_query(plot, image=True)
     head = ""
     if request.errors:
         figure = '<p class="placeholder">Correct the fields marked in red to see the plot.</p>'
     elif request.missing:
         figure = f'<p class="placeholder">Fill in {e(", ".join(request.missing))} to see the plot.</p>'
     else:
-        # A failed plot still gets the live image (the error picture), so the page recovers by
-        # itself once the data or the code is fixed; the traceback stays until then.
-        src = _with_query(f"{plot.name}.png", query)
-        sharp = dataclasses.replace(request, dpi=request.dpi * 2)
-        if sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels:
-            src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True))
-        else:
-            src2x = src
-        downloads = " ".join(
-            f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
-            for fmt in IMAGE_FORMATS
-        )
-        if failure is None:
-            when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
-            status = f"rendered {when} in {rendered.seconds * 1000:.0f} ms · refreshes every {int(request.refresh)} s"
-        else:
-            status = f"{failure.status}: {failure}"
-        figure = FIGURE.format(
-            src=e(src),
-            src2x=e(src2x),
-            width=int(request.width * request.dpi),
-            height=int(request.height * request.dpi),
-            alt=e(plot.title),
-            etag=e(rendered.etag) if failure is None else "",
-            refresh=int(request.refresh),
-            theme=e(request.view.theme),
-            explore=_explore_bar(plot, request),
-            status=e(status),
-            status_class="" if failure is None else " failed",
-            downloads=downloads,
-        )
-        if failure is not None:
-            figure += f'<div id="failure"><p class="problem" role="alert">{e(str(failure))}</p>'
-            figure += f'<pre class="traceback">{e(failure.details)}</pre></div>' if failure.details else "</div>"
+        figure = _figure(plot, request, limits, rendered, failure)
         head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
     head += '\n<script src="-/static/plotserve.js" defer></script>'
     description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
@@ -2952,7 +3205,12 @@ def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
     sharp = dataclasses.replace(request, dpi=request.dpi * 2)
     fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
     src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
+    narrow, narrow2x = _narrow_urls(plot, request, limits)  # on a phone, a picture drawn for it, as on the view's page
     picture = PANEL_PICTURE.format(
+        narrow_source=_narrow_source(narrow, narrow2x),
+        narrow=e(narrow),
+        narrow2x=e(narrow2x),
+        narrow_media=e(NARROW_MEDIA),
         src=e(src),
         src2x=e(src2x),
         width=int(request.width * request.dpi),
@@ -3060,6 +3318,8 @@ def plot_json(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
 STATIC = {
     "/-/static/plotserve.css": ("text/css; charset=utf-8", STYLESHEET.encode()),
     "/-/static/plotserve.js": ("text/javascript; charset=utf-8", PAGE_SCRIPT.encode()),
+    "/-/static/favicon.svg": ("image/svg+xml", FAVICON.encode()),
+    "/favicon.ico": ("image/svg+xml", FAVICON.encode()),  # browsers read the type, not the name
 }
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
@@ -3539,6 +3799,14 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             line = _without_token(self.requestline, getattr(self.server, "token", ""))
             self.log_message('"%s" %s %s', line, str(getattr(code, "value", code)), str(size))
 
+    def log_error(self, format, *args):
+        """Log an error, except the timeout of a socket that went quiet: that is a client done with it."""
+        # http.server logs "Request timed out" when a keep-alive connection sits idle for
+        # ``timeout`` seconds waiting for a next request that never comes: normal, not an error.
+        if format.startswith("Request timed out"):
+            return
+        super().log_error(format, *args)
+
     def handle_one_request(self):
         try:
             super().handle_one_request()
@@ -3946,7 +4214,7 @@ def main(
             file=sys.stderr,
             flush=True,
         )
-    print(f"plotserve: serving {len(server.plots)} plots on {server.url}", flush=True)
+    print(f"plotserve: serving {plural(len(server.plots), 'plot')} on {server.url}", flush=True)
     if server.public_url:
         print(f"plotserve: published at {server.public_url}", flush=True)
     tunnel = ssh_tunnel(server, os.environ)

@@ -68,12 +68,14 @@ def test_from_the_index_to_a_live_plot(page, tmp_path):
         assert page.evaluate("window.notReloaded") is True
         assert len(set(shown)) == 2
         # Nothing changes now: the next refresh is a 304, and the picture stays.
-        page.wait_for_function("() => document.getElementById('status').textContent.startsWith('unchanged')", timeout=WAIT)
+        with page.expect_response(lambda response: "/training.png" in response.url and response.status == 304, timeout=WAIT):
+            pass
         assert image.evaluate("img => img.src") == shown[-1]
+        assert page.text_content("#status").startswith("updated ")
         assert client.health()["not_modified"] >= 1
 
         page.click("#pause")
-        page.wait_for_function("() => document.getElementById('status').textContent === 'paused'", timeout=WAIT)
+        page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')", timeout=WAIT)
         assert page.text_content("#pause") == "Resume"
     assert page.errors == []
 

@@ -216,8 +216,8 @@ KIND_CASES = [
     ("ints", "input", {"type": "text"}, None, "3, 4,5", [3, 4, 5], "1, x", "item 2: expected a whole number"),
     ("floats", "input", {"type": "text"}, None, "0.5, 2", [0.5, 2.0], "1, 2, abc", "item 3: expected a number"),
     ("strings", "input", {"type": "text"}, None, "a, b c", ["a", "b c"], None, None),
-    ("optional_int", "input", {"type": "number", "placeholder": "None"}, None, "", None, "five", "expected a whole number"),
-    ("optional_float", "input", {"type": "number", "placeholder": "None"}, None, "", None, "1,5", "expected a number"),
+    ("optional_int", "input", {"type": "number", "placeholder": None}, None, "", None, "five", "expected a whole number"),
+    ("optional_float", "input", {"type": "number", "placeholder": None}, None, "", None, "1,5", "expected a number"),
     ("optional_choice", "select", {}, ["", "x", "y"], "", None, "z", "must be one of: x, y"),
     ("datafile", "select", {}, ["a.csv", "link_in", "sub/b.txt"], "sub/b.txt", in_data("sub/b.txt"), "missing.csv", "no such file"),
     ("untyped_int", "input", {"type": "number", "step": "1"}, None, "8", 8, "eight", "expected a whole number"),
@@ -777,9 +777,12 @@ def test_a_raising_plot_shows_its_traceback(request, client, path, needle):
     answer = client.get(path)
     assert answer.status == 500
     document = parse_html(answer.text)
-    traceback = document.find("pre", cls="traceback").text
+    failure = document.find("div", id="failure")
+    traceback = failure.find("pre", cls="traceback").text
     assert traceback.startswith("Traceback (most recent call last):")
-    assert needle in traceback
+    headline = failure.find("p", cls="headline").text
+    assert needle in headline
+    assert headline not in traceback  # said once, in the headline; the frames under it
     assert "plotserve.py" not in traceback  # the plot's frames, not the server's
     image_path = path.replace("?", ".png?") if "?" in path else path + ".png"
     image = client.get(image_path)
