@@ -14,7 +14,10 @@ SECURITY: plotserve runs the plot code you give it; that code is trusted. Reques
 only discovered plots can be called, every value is parsed against the plot's signature, file
 parameters only reach regular files under the data directory, and everything shown in HTML is
 escaped. It listens on 127.0.0.1 by default; bound to any other address it asks for a token.
-Host headers are checked so that web pages elsewhere cannot read your plots (DNS rebinding).
+Host headers are checked so that web pages elsewhere cannot read your plots (DNS rebinding), and
+requests other sites make the browser send are refused. A file parameter's file is opened once,
+following no link swapped in after the check. Slow clients get a deadline per request head and
+one client address at most half the connections and half the render queue.
 """
 
 import sys
@@ -33,6 +36,7 @@ import datetime
 import email.message
 import email.utils
 import enum
+import errno
 import functools
 import hashlib
 import hmac
@@ -42,6 +46,7 @@ import importlib
 import importlib.util
 import inspect
 import io
+import itertools
 import json
 import math
 import multiprocessing
@@ -70,6 +75,7 @@ try:
     import matplotlib
     import matplotlib.dates
     import matplotlib.style
+    import numpy
 except ModuleNotFoundError as missing:  # double-clicked, or run with another Python than the one it was installed for
     if __name__ == "__main__":
         sys.exit(
@@ -79,8 +85,10 @@ except ModuleNotFoundError as missing:  # double-clicked, or run with another Py
 
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from a server
 
+import matplotlib.colors
+import matplotlib.units
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, FigureBase
 
 __version__ = "0.1.0"
 
@@ -168,6 +176,7 @@ class Param:
     maximum: float | None = None
     step: float | None = None
     help: str = ""
+    annotation: str = ""  # the Python type as written, for the form's tooltip
     table: Table | None = None  # how a table parameter's file is read
 
     def text(self, value: typing.Any) -> str:
@@ -355,7 +364,8 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
             items = {type(item) for item in default}
             annotation = list[items.pop()] if len(items) == 1 else list[str]
     low, high, step = _bounds(metadata)
-    common = dict(name=name, default=default, required=required, optional=optional, help=help_text)
+    written = inspect.formatannotation(annotation) + (" | None" if optional else "")
+    common = dict(name=name, default=default, required=required, optional=optional, help=help_text, annotation=written)
     origin = typing.get_origin(annotation)
     if origin is typing.Literal:
         values = typing.get_args(annotation)
@@ -537,8 +547,9 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
     """The regular file under ``data_dir`` that ``text`` names, or PathRefused.
 
     Refused before anything is opened: URLs and fsspec-style chains, drive and UNC paths, ``~``,
-    anything that resolves (symbolic links followed) outside the data directory, and anything
-    that is not a regular file of at most ``max_bytes``.
+    anything that resolves (symbolic links followed) outside the data directory, and hidden files
+    (a name in the path starting with ``.``). Then the file is opened as ``open_data_file`` does
+    and refused unless it is a regular file of at most ``max_bytes`` with no other hard link.
     """
     if not text or len(text) > 1024 or any(ord(char) < 32 for char in text):
         raise PathRefused("give a file name under the data directory")
@@ -555,16 +566,100 @@ def resolve_data_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> path
         raise PathRefused("no such file under the data directory") from None
     if not path.is_relative_to(root):
         raise PathRefused("that file is outside the data directory", 403)
-    try:
-        info = path.stat()
-    except OSError:
-        raise PathRefused("no such file under the data directory") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise PathRefused("not a regular file")
-    if info.st_size > max_bytes:
-        limit = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes} byte"
-        raise PathRefused(f"file is over the {limit} limit")
+    if _is_hidden(path.relative_to(root)):
+        raise PathRefused("hidden files (names starting with .) are not accepted", 403)
+    os.close(open_data_file(root, path, max_bytes))
     return path
+
+
+def _is_hidden(relative: pathlib.PurePath) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+# Each folder on the way, then the file, opened relative to the one before and never through a
+# symbolic link: a link swapped in after the check fails the open instead of being followed.
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_WALK_BY_FD = bool(_NOFOLLOW) and os.open in os.supports_dir_fd
+
+
+def open_data_file(root: pathlib.Path, path: pathlib.Path, max_bytes: int) -> int:
+    """Open a checked file (``path``, resolved, under the resolved ``root``) once: a file descriptor, or PathRefused.
+
+    The opened file itself is checked (``fstat``): a regular file, at most ``max_bytes``, one hard
+    link (another could name a file from anywhere). Where the platform lacks ``O_NOFOLLOW`` and
+    ``dir_fd`` the path is opened directly, and a link swapped in after the check is followed.
+    """
+    if path == root:
+        raise PathRefused("not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    folder = None
+    try:
+        if _WALK_BY_FD:
+            *folders, name = path.relative_to(root).parts
+            folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+            for part in folders:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), dir_fd=folder)
+                os.close(folder)
+                folder = inner
+            fd = os.open(name, flags | _NOFOLLOW, dir_fd=folder)  # O_NONBLOCK: a FIFO must not wait for a writer
+        else:
+            fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise PathRefused("no such file under the data directory") from None
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):  # a link where the check saw none
+            raise PathRefused("that file changed into a link while it was opened", 403) from None
+        raise PathRefused("that file cannot be opened") from None
+    finally:
+        if folder is not None:
+            os.close(folder)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PathRefused("not a regular file")
+        if info.st_nlink > 1:
+            raise PathRefused("files with more than one hard link are not accepted", 403)
+        if info.st_size > max_bytes:
+            limit = f"{max_bytes / 2**20:g} MB" if max_bytes >= 2**20 else f"{max_bytes} byte"
+            raise PathRefused(f"file is over the {limit} limit")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class DataFile(type(pathlib.Path())):
+    """The path a plot is given for a file parameter: it names the file plotserve opened.
+
+    Opening it (``open``, ``read_bytes``, pandas) reads the very file that was checked, through
+    ``/proc/self/fd/N``, whatever has been renamed or linked since. Its ``name``, ``stem`` and
+    ``suffix`` are the file's own; ``checked`` is the path that was checked, ``relative`` that path
+    under the data directory, and ``parent`` the folder it is in (for files beside it, which are
+    looked up by name as any path is).
+    """
+
+    checked: pathlib.Path | None = None
+    relative: pathlib.PurePosixPath = pathlib.PurePosixPath()
+
+    @classmethod
+    def of(cls, fd: int, checked: pathlib.Path, root: pathlib.Path) -> "DataFile":
+        """The DataFile for a descriptor opened from ``checked``, a path under ``root``."""
+        given = cls(f"/proc/self/fd/{fd}")
+        given.checked, given.relative = checked, pathlib.PurePosixPath(checked.relative_to(root).as_posix())
+        return given
+
+    @property
+    def name(self) -> str:
+        return self.relative.name or super().name
+
+    @property
+    def parent(self) -> pathlib.Path:
+        return self.checked.parent if self.checked is not None else super().parent
+
+    def __repr__(self) -> str:
+        return f"DataFile({self.relative.as_posix()!r})"
 
 
 @functools.cache
@@ -588,8 +683,8 @@ def resolve_table_file(data_dir: pathlib.Path, text: str, max_bytes: int) -> pat
 
 
 def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffixes: tuple[str, ...] | None = None) -> list[str]:
-    """Regular files under the data directory (hidden ones skipped), as relative paths; only
-    those ending in one of ``suffixes`` when it is given."""
+    """The files a file parameter accepts (regular, hidden ones and hard links skipped), as
+    relative paths; only those ending in one of ``suffixes`` when it is given."""
     root = data_dir.resolve()
     found = []
     for folder, dirs, files in os.walk(root):
@@ -601,10 +696,14 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffi
                 continue
             path = pathlib.Path(folder, name)
             try:
-                if path.resolve().is_relative_to(root) and path.is_file():
-                    found.append(path.relative_to(root).as_posix())
+                resolved = path.resolve()
+                if not resolved.is_relative_to(root) or _is_hidden(resolved.relative_to(root)):
+                    continue
+                info = resolved.stat()
             except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop
                 continue
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:
+                found.append(path.relative_to(root).as_posix())
             if len(found) >= limit:
                 return found
     return found
@@ -1368,21 +1467,48 @@ class WorkersCannotStart(PlotFailed):
 
 
 def _pyplot():
-    """pyplot if some plot has imported it, else None: plotserve itself never needs it."""
+    """pyplot if some plot has imported it, else None: plots that never use it never load it."""
     return sys.modules.get("matplotlib.pyplot")
 
 
+def _root_figure(obj) -> Figure | None:
+    """The top figure ``obj`` draws on: itself, the figure of a SubFigure, an Axes, an artist or a
+    seaborn grid (``.figure``, or ``.fig`` on older grids); None if it holds none."""
+    for candidate in (obj, getattr(obj, "figure", None), getattr(obj, "fig", None)):
+        while isinstance(candidate, FigureBase) and not isinstance(candidate, Figure):
+            candidate = candidate.figure  # a SubFigure: its figure is the one to draw
+        if isinstance(candidate, Figure):
+            return candidate
+    return None
+
+
+def _figure_in(result) -> Figure | None:
+    """The figure a plot's result holds, also inside an array, list or tuple of them
+    (``plt.subplots(2, 2)``'s axes, ``df.hist()``, a ``(fig, ax)`` pair)."""
+    if isinstance(result, (list, tuple, numpy.ndarray)):
+        items = result.flat if isinstance(result, numpy.ndarray) else result
+        return next((figure for item in items if (figure := _figure_in(item)) is not None), None)
+    return _root_figure(result)
+
+
 def _figure_of(plot: Plot, result, given: Figure | None) -> Figure:
-    if isinstance(result, Figure):
-        return result
-    if isinstance(result, Axes):
-        return result.figure
-    if given is not None:
-        return given
+    """The figure to save for what a plot returned, as ``savefig`` by hand would see it."""
     pyplot = _pyplot()
-    if pyplot is not None and (result is None or result is pyplot):
-        return pyplot.gcf()
-    raise TypeError(f"plot_{plot.name} returned {type(result).__name__}: return a Figure, an Axes or pyplot, or take a fig or ax parameter")
+    if result is None or (pyplot is not None and result is pyplot):
+        # What plt.savefig() saves: pyplot's current figure. That is the given one unless the plot
+        # drew on a new one (a seaborn figure-level function ignores the ax it is given).
+        if pyplot is not None and (given is None or pyplot.get_fignums()):
+            return pyplot.gcf()
+        if given is not None:
+            return given
+    elif (figure := _figure_in(result)) is not None:
+        return figure
+    elif given is not None:
+        return given
+    raise TypeError(
+        f"plot_{plot.name} returned {type(result).__name__}: return a Figure, Axes, SubFigure, axes array, "
+        "seaborn grid or pyplot, or take a fig or ax parameter"
+    )
 
 
 def _short_traceback(error: BaseException) -> str:
@@ -1393,23 +1519,91 @@ def _short_traceback(error: BaseException) -> str:
     return "".join(lines + traceback.format_exception_only(type(error), error))
 
 
+@dataclasses.dataclass(frozen=True)
+class _GlobalState:
+    """matplotlib state outside rcParams that plot code rewrites: seaborn's ``set_theme()`` and
+    ``set_color_codes()`` change what "r" and "k" mean, plots register colormaps and units
+    converters, pandas keeps its own plot options (``x_compat``). Taken before each render and
+    put back after it, as ``rc_context`` does for rcParams, so what a plot's module does when it
+    is imported (or reloaded) holds for all its renders, and what a render does ends with it."""
+
+    colors: dict
+    colormaps: dict
+    units: dict
+    pandas_options: dict | None
+    modules: int  # how many modules were imported: those after it were imported by the render
+
+    @classmethod
+    def now(cls) -> "_GlobalState":
+        plotting = sys.modules.get("pandas.plotting")
+        return cls(
+            dict(matplotlib.colors.ColorConverter.colors),
+            dict(_colormap_table()),
+            dict(matplotlib.units.registry),
+            dict(plotting.plot_params) if plotting is not None else None,
+            len(sys.modules),
+        )
+
+    def restore(self) -> None:
+        """Put back what a render changed: a comparison of a few dicts when nothing did (~20 µs)."""
+        colors = matplotlib.colors.ColorConverter.colors
+        if colors != self.colors:
+            dict.clear(colors)
+            dict.update(colors, self.colors)
+            colors.cache.clear()  # colour lookups are memoised: forget the rewritten letters
+        table = _colormap_table()
+        if table != self.colormaps:
+            # A map the plot registered goes, or its next render could not register it again; one
+            # that a module imported during the render registered (seaborn's "rocket") stays, as
+            # that module will not be imported again to register it.
+            imported = [sys.modules[name] for name in itertools.islice(sys.modules, self.modules, None)]
+            kept = {
+                name: colormap
+                for name, colormap in table.items()
+                if name not in self.colormaps
+                and any(isinstance(getattr(module, name, None), matplotlib.colors.Colormap) for module in imported)
+            }
+            table.clear()
+            table.update(self.colormaps)
+            table.update(kept)
+        if dict(matplotlib.units.registry) != self.units:
+            dict.clear(matplotlib.units.registry)
+            dict.update(matplotlib.units.registry, self.units)
+        plotting = sys.modules.get("pandas.plotting")
+        if plotting is not None and dict(plotting.plot_params) != self.pandas_options:
+            if self.pandas_options is None:  # pandas was first imported by the render: its defaults
+                plotting.plot_params.reset()
+            else:
+                dict.clear(plotting.plot_params)
+                dict.update(plotting.plot_params, self.pandas_options)
+
+
+def _colormap_table() -> dict:
+    # The registry's own dict: its public lookups hand out copies, which cannot tell a map replaced.
+    return matplotlib.colormaps._cmaps
+
+
 def render_plot(
     plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int, view: View | None = None
 ) -> tuple[bytes, list[dict]]:
     """Draw a plot into an image in memory (``fmt``: png, svg or pdf) in a view; raise PlotFailed.
 
-    Returns the image and where each of its Axes is in it (``axes_geometry``).
+    Returns the image and where each of its Axes is in it (``axes_geometry``). Every render starts
+    from the same matplotlib state, whatever the renders before it changed.
     """
     view = view or View()
     rc = {"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}
     with _render_lock, matplotlib.rc_context(rc), _theme_context(view):
+        state = _GlobalState.now()
         pyplot = _pyplot()
         before = set(pyplot.get_fignums()) if pyplot else set()
         try:
             kwargs = dict(values)
             given = None
             if plot.takes_fig or plot.takes_ax:
-                given = Figure(figsize=(width, height), dpi=dpi)
+                # Made through pyplot, as plt.subplots() would: plt.title(), plt.colorbar() and
+                # plt.gca() inside the plot land on it (pyplot loads once, in ~20 ms).
+                given = importlib.import_module("matplotlib.pyplot").figure(figsize=(width, height), dpi=dpi)
                 if plot.takes_fig:
                     kwargs["fig"] = given
                 if plot.takes_ax:
@@ -1444,6 +1638,7 @@ def render_plot(
             if pyplot is not None:
                 for number in set(pyplot.get_fignums()) - before:
                     pyplot.close(number)
+            state.restore()
 
 
 def _raised_by_signal_handler(error: BaseException) -> bool:
@@ -1700,9 +1895,12 @@ class FrameCache:
         self.counts = collections.Counter()
         self.lock = threading.Lock()  # in-process rendering reads from several threads
 
-    def load(self, path: pathlib.Path, table: Table, series: bool = False):
-        """The file's frame (or its first column, for a Series parameter), parsed at most once per version."""
-        frame = self._frame(pathlib.Path(path), table)
+    def load(self, path: pathlib.Path, table: Table, series: bool = False, opener=None):
+        """The file's frame (or its first column, for a Series parameter), parsed at most once per version.
+
+        ``opener(path)`` opens the file for reading (binary); plotserve's opens it as a file parameter's is.
+        """
+        frame = self._frame(pathlib.Path(path), table, opener or functools.partial(open, mode="rb"))
         frame = frame.copy(deep=not _copy_on_write())
         if series:
             if not len(frame.columns):
@@ -1710,12 +1908,12 @@ class FrameCache:
             return frame.iloc[:, 0]
         return frame
 
-    def _frame(self, path: pathlib.Path, table: Table):
+    def _frame(self, path: pathlib.Path, table: Table, opener):
         import pandas
 
         key = (str(path), table)
         suffix = path.suffix.lower()
-        with open(path, "rb") as file:
+        with opener(path) as file:
             info = os.fstat(file.fileno())
             with self.lock:
                 entry = self.entries.get(key)
@@ -1815,6 +2013,44 @@ class RenderJob:
     fmt: str
 
 
+_FD_PATHS = pathlib.Path("/proc/self/fd")
+
+
+@contextlib.contextmanager
+def opened_files(plot: Plot, values: dict, limits: Limits):
+    """The values with each file parameter opened once and given as a DataFile; closed afterwards.
+
+    Where the system cannot name an open file (no ``/proc/self/fd``), the checked path is given.
+    """
+    root = limits.data_dir.resolve()
+    opened, given = [], dict(values)
+    try:
+        for param in plot.params:
+            value = values.get(param.name)
+            if param.kind != "path" or not isinstance(value, pathlib.Path) or not value.is_relative_to(root):
+                continue
+            try:
+                fd = open_data_file(root, value, limits.max_file_bytes)
+            except PathRefused as refused:  # the file changed since the request was checked
+                raise PlotFailed(f"{param.name}: {refused}: {value.relative_to(root).as_posix()}") from None
+            opened.append(fd)
+            if _FD_PATHS.is_dir():
+                given[param.name] = DataFile.of(fd, value, root)
+        yield given
+    finally:
+        for fd in opened:
+            os.close(fd)
+
+
+def relative_names(text: str, values: dict, limits: Limits) -> str:
+    """A message with every data file named by its path under the data directory, not the server's."""
+    for value in values.values():
+        if isinstance(value, DataFile):
+            text = text.replace(os.fspath(value), value.relative.as_posix())
+    root = str(limits.data_dir.resolve())
+    return text.replace(root + os.sep, "").replace(root, ".")
+
+
 def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: FrameCache) -> tuple[bytes, list[dict]]:
     """Parse and render one job: (image, geometry); the query was checked by the server, this checks it again.
 
@@ -1829,13 +2065,20 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
         path = values.get(param.name)
         if param.kind == "table" and isinstance(path, pathlib.PurePath):
             try:
-                values[param.name] = frames.load(path, param.table, series=param.item_kind == "Series")
+                safely = lambda path: os.fdopen(open_data_file(limits.data_dir.resolve(), path, limits.max_file_bytes), "rb")  # noqa: E731
+                values[param.name] = frames.load(path, param.table, series=param.item_kind == "Series", opener=safely)
             except Exception as error:  # a file pandas cannot parse fails this render, like a plot that raises
                 root = limits.data_dir.resolve()
                 shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
                 message = "".join(traceback.format_exception_only(type(error), error)).strip()
                 raise PlotFailed(f"{param.name}: pandas could not read {shown}: {message}") from None
-    return render_plot(plot, values, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
+    with opened_files(plot, values, limits) as given:
+        try:
+            return render_plot(plot, given, job.fmt, request.width, request.height, request.dpi, limits.max_pixels, request.view)
+        except PlotFailed as failure:  # its kind kept (a ViewRefused is a 400), its message naming files as the client does
+            failure.args = (relative_names(str(failure), given, limits),)
+            failure.details = relative_names(failure.details, given, limits)
+            raise
 
 
 _OUT_OF_MEMORY_EXIT = 87  # a worker's exit code when its memory watchdog stopped it
@@ -2295,6 +2538,14 @@ class InProcessRenderer:
     retire = close
 
 
+def png_size(body: bytes) -> tuple[int, int] | None:
+    """(width, height) in pixels of a PNG, read from its header; None for anything else."""
+    # PNG signature (8 bytes), IHDR length and type (8), then width and height, 4 bytes each.
+    if len(body) < 24 or body[:8] != b"\x89PNG\r\n\x1a\n" or body[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(body[16:20], "big"), int.from_bytes(body[20:24], "big")
+
+
 @dataclasses.dataclass
 class Rendered:
     """A rendered image as the cache keeps it."""
@@ -2305,6 +2556,15 @@ class Rendered:
     seconds: float  # how long the render took
     rendered_at: float  # time.time() when it was made
     axes: list = dataclasses.field(default_factory=list)  # axes_geometry of the picture
+    stale: bool = False  # served because a fresh picture could not be had: the renderers were busy
+
+
+@dataclasses.dataclass(frozen=True)
+class NotModified:
+    """The client has the picture already (If-None-Match): its ETag, and whether it is a stale one."""
+
+    etag: str
+    stale: bool = False
 
 
 class RenderCache:
@@ -2366,6 +2626,10 @@ class ImageService:
         self.live_seconds = live_seconds
         self.flights: dict[str, _Flight] = {}
         self.failures: dict[str, tuple[PlotFailed, float]] = {}  # key -> the error and when it happened
+        # The renderer's queue, shared out by client address: renders in it, and renders waiting for room.
+        self.gate = threading.Condition()
+        self.admitted: collections.Counter[str] = collections.Counter()
+        self.waiting: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         self.counts = collections.Counter()
 
@@ -2385,7 +2649,7 @@ class ImageService:
         _, key, live = self.key(plot, request, fmt)
         return None if live else f'"{key[:32]}"'
 
-    def prepare(self, plot: Plot, request: Request, fmt: str, wait: float) -> Rendered | PlotFailed | None:
+    def prepare(self, plot: Plot, request: Request, fmt: str, wait: float, client: str = "") -> Rendered | PlotFailed | None:
         """A view's picture or failure if it is ready within ``wait`` seconds, else None: it goes on rendering.
 
         The render started here is the one the page's image request then joins.
@@ -2403,7 +2667,7 @@ class ImageService:
             self.count("cache_hits")
             return flight
         if leader:
-            lead = (flight, view, key, live, f'"{key[:32]}"', plot, request, fmt)
+            lead = (flight, view, key, live, f'"{key[:32]}"', plot, request, fmt, client, True)
             threading.Thread(target=self._lead, args=lead, name="plotserve-render", daemon=True).start()
         if not flight.done.wait(wait):
             return None
@@ -2418,30 +2682,35 @@ class ImageService:
                 failed = None
         return failed[0] if failed else None
 
-    def get(self, plot: Plot, request: Request, fmt: str, if_none_match: str | None = None) -> Rendered | None:
-        """The image for a view, or None where ``if_none_match`` shows the client has it already.
+    def get(self, plot: Plot, request: Request, fmt: str, if_none_match: str | None = None, client: str = "") -> Rendered | NotModified:
+        """The image for a view, or NotModified where ``if_none_match`` shows the client has it already.
 
-        Raises PlotFailed (and kin) when the plot cannot be drawn.
+        While the renderers are too busy for a fresh picture (Overloaded), the view's last picture
+        is served, marked stale. Raises PlotFailed (and kin) when the plot cannot be drawn.
         """
         view, key, live = self.key(plot, request, fmt)
         etag = f'"{key[:32]}"'
         if not live and _etag_matches(if_none_match, etag):
             self.count("not_modified")
-            return None
+            return NotModified(etag)
         failed = self._failed(key)
         if failed is not None:
             raise failed
         entry = self._cached(view, key, live)
-        if entry is not None:
-            if _etag_matches(if_none_match, entry.etag):
-                self.count("not_modified")
-                return None
+        if entry is None:
+            kept = self.cache.get(view)  # whatever its age or its files' state: better than nothing
+            try:
+                entry = self._render_once(view, key, live, etag, plot, request, fmt, client, wait=kept is None)
+            except Overloaded:
+                if kept is None:
+                    raise
+                self.count("stale")
+                entry = dataclasses.replace(kept, stale=True)
+        elif not _etag_matches(if_none_match, entry.etag):
             self.count("cache_hits")
-            return entry
-        entry = self._render_once(view, key, live, etag, plot, request, fmt)
         if _etag_matches(if_none_match, entry.etag):
             self.count("not_modified")
-            return None
+            return NotModified(entry.etag, entry.stale)
         return entry
 
     def _cached(self, view: str, key: str, live: bool) -> Rendered | None:
@@ -2450,6 +2719,43 @@ class ImageService:
         if entry is None or entry.key != key or (live and time.time() - entry.rendered_at > self.live_seconds):
             return None
         return entry
+
+    def _admit(self, client: str, wait: bool) -> None:
+        """Take a place in the renderer's queue for a client, or raise Overloaded.
+
+        Alone, a client may fill the queue. While other addresses want places too, each has an
+        equal share: a client past its share is refused at once, and one within its share waits
+        (up to the renderer's time limit, if ``wait``) for a place to come free.
+        """
+        capacity = getattr(self.renderer, "max_pending", 16)
+        deadline = time.monotonic() + getattr(self.renderer, "timeout", 30.0)
+        with self.gate:
+            while True:
+                others = {name for name in (*self.admitted, *self.waiting) if name != client}
+                share = max(1, capacity // (len(others) + 1))
+                if self.admitted[client] >= share:
+                    held = f"this client has {self.admitted[client]}" if others else f"{self.admitted[client]}"
+                    raise Overloaded(f"{held} renders are waiting already; try again shortly")
+                if sum(self.admitted.values()) < capacity:
+                    self.admitted[client] += 1
+                    return
+                left = deadline - time.monotonic()
+                if not wait or left <= 0:
+                    raise Overloaded(f"{capacity} renders are waiting already; try again shortly")
+                self.waiting[client] += 1
+                try:
+                    self.gate.wait(left)
+                finally:
+                    self.waiting[client] -= 1
+                    if not self.waiting[client]:
+                        del self.waiting[client]
+
+    def _leave(self, client: str) -> None:
+        with self.gate:
+            self.admitted[client] -= 1
+            if not self.admitted[client]:
+                del self.admitted[client]
+            self.gate.notify_all()
 
     def _flight(self, view: str, key: str, live: bool) -> tuple[_Flight | Rendered, bool]:
         """The render under way for this key (False), a new one for the caller to lead (True), or its picture, just made."""
@@ -2464,14 +2770,14 @@ class ImageService:
             flight = self.flights[key] = _Flight()
             return flight, True
 
-    def _render_once(self, view, key, live, etag, plot, request, fmt) -> Rendered:
-        """Render, or wait for the identical render already under way."""
+    def _render_once(self, view, key, live, etag, plot, request, fmt, client="", wait=True) -> Rendered:
+        """Render, or wait for the identical render already under way; the render takes the client's place in the queue."""
         flight, leader = self._flight(view, key, live)
         if isinstance(flight, Rendered):
             self.count("cache_hits")
             return flight
         if leader:
-            self._lead(flight, view, key, live, etag, plot, request, fmt)
+            self._lead(flight, view, key, live, etag, plot, request, fmt, client, wait)
         else:
             flight.done.wait()
             self.count("shared_renders")
@@ -2479,9 +2785,12 @@ class ImageService:
             raise flight.error
         return flight.result
 
-    def _lead(self, flight: _Flight, view, key, live, etag, plot, request, fmt) -> None:
+    def _lead(self, flight: _Flight, view, key, live, etag, plot, request, fmt, client="", wait=True) -> None:
         """Do the render of a flight: its result or error, for every request waiting on it."""
+        admitted = False
         try:
+            self._admit(client, wait)
+            admitted = True
             # keep_blank_values: an emptied field (None, "", []) must reach the renderer, not fall back to the default
             pairs = urllib.parse.parse_qsl(request.canonical_query(plot, image=True), keep_blank_values=True)
             job = RenderJob(plot.name, tuple(pairs), fmt)
@@ -2495,6 +2804,8 @@ class ImageService:
             flight.error = error
             self.count("errors")
         finally:
+            if admitted:
+                self._leave(client)
             with self.lock:
                 del self.flights[key]
                 # Only what the plot itself did is remembered: a full queue, workers that cannot
@@ -2516,6 +2827,7 @@ class ImageService:
             "cache_hits": counts.get("cache_hits", 0),
             "not_modified": counts.get("not_modified", 0),
             "shared_renders": counts.get("shared_renders", 0),
+            "stale": counts.get("stale", 0),
             "errors": counts.get("errors", 0),
             "renders_under_way": len(self.flights),
             "cache_bytes": self.cache.bytes,
@@ -2543,11 +2855,17 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 # ==============================================================================================
 
 STYLESHEET = """\
-:root { --ink: #1d2430; --muted: #5d6878; --line: #d8dde5; --accent: #2457c5; --bad: #b00020;
-        --paper: #f6f7f9; font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); }
+:root { --ink: #1d2430; --muted: #5d6878; --line: #d8dde5; --accent: #2457c5; --bad: #b00020; --bad-paper: #fff5f5;
+        --paper: #f6f7f9; --surface: #fff; --bar: #1d2430; --code: #1d2430; color-scheme: light dark;
+        font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); }
+/* The browser's dark mode gets a dark page; the script asks for dark pictures to go with it (_theme=dark). */
+@media (prefers-color-scheme: dark) {
+  :root { --ink: #e4e8ee; --muted: #9aa5b4; --line: #343c49; --accent: #7ea6ff; --bad: #ff8a80; --bad-paper: #3a2024;
+          --paper: #14181e; --surface: #1d232b; --bar: #0b0e12; --code: #0b0e12; }
+}
 * { box-sizing: border-box; }
 body { margin: 0; background: var(--paper); line-height: 1.45; }
-header { background: #1d2430; color: #fff; padding: 0.7rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }
+header { background: var(--bar); color: #fff; padding: 0.7rem 1.5rem; display: flex; gap: 1rem; align-items: baseline; }
 header a { color: #fff; text-decoration: none; }
 header .brand { font-weight: 700; letter-spacing: 0.02em; }
 header .crumb { opacity: 0.85; }
@@ -2557,46 +2875,56 @@ h1 { font-size: 1.5rem; margin: 0 0 0.25rem; }
 .summary { color: var(--muted); margin: 0 0 1rem; }
 .description { white-space: pre-line; color: var(--muted); margin: -0.5rem 0 1rem; font-size: 0.95rem; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: 1rem; }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; overflow: hidden;
+.card { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; overflow: hidden;
         text-decoration: none; color: inherit; display: flex; flex-direction: column; }
 .card:hover { border-color: var(--accent); box-shadow: 0 2px 10px rgba(36, 87, 197, 0.12); }
 .card img, .card .noimage { width: 100%; aspect-ratio: 8 / 5; object-fit: contain; background: #fff;
         border-bottom: 1px solid var(--line); }
-.card .noimage { display: flex; align-items: center; justify-content: center; color: var(--muted); font-size: 0.9rem; }
+.card .noimage { display: flex; align-items: center; justify-content: center; color: var(--muted); font-size: 0.9rem;
+        background: var(--surface); }
 .card .text { padding: 0.6rem 0.8rem 0.8rem; }
 .card h2 { font-size: 1.05rem; margin: 0 0 0.2rem; color: var(--accent); }
 .card p { margin: 0; color: var(--muted); font-size: 0.9rem; }
 .card .source { font-size: 0.75rem; margin-top: 0.4rem; }
 .layout { display: grid; grid-template-columns: minmax(260px, 330px) 1fr; gap: 1.5rem; align-items: start; }
-@media (max-width: 800px) { .layout { grid-template-columns: 1fr; } }
-form { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
+form { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
 .field { margin-bottom: 0.85rem; }
 .field label { display: block; font-weight: 600; font-size: 0.9rem; margin-bottom: 0.2rem; }
-.field .type { font-weight: 400; color: var(--muted); font-size: 0.8rem; }
+.field .type { font-weight: 400; color: var(--muted); font-size: 0.8rem; cursor: help; }
 .field .required { color: var(--bad); }
 .field input[type=text], .field input[type=number], .field input[type=date], .field input[type=datetime-local],
 .field select { width: 100%; padding: 0.35rem 0.45rem; border: 1px solid var(--line); border-radius: 5px;
-        font: inherit; background: #fff; }
+        font: inherit; background: var(--surface); color: var(--ink); }
 .field input[type=range] { width: 75%; vertical-align: middle; }
 .field output { display: inline-block; min-width: 3em; text-align: right; font-variant-numeric: tabular-nums; }
 .field .check { display: flex; gap: 0.4rem; align-items: center; font-weight: 600; }
 .field .help { color: var(--muted); font-size: 0.8rem; margin-top: 0.15rem; }
-.field.invalid input, .field.invalid select { border-color: var(--bad); background: #fff5f5; }
+.field.invalid input, .field.invalid select { border-color: var(--bad); background: var(--bad-paper); }
 .message { color: var(--bad); font-size: 0.85rem; margin-top: 0.2rem; }
-.problem { border: 1px solid var(--bad); background: #fff5f5; color: var(--bad); border-radius: 6px;
-        padding: 0.6rem 0.8rem; margin-bottom: 1rem; }
-.actions { display: flex; gap: 0.6rem; align-items: center; border-top: 1px solid var(--line); padding-top: 0.8rem; }
+.problem { border: 1px solid var(--bad); background: var(--bad-paper); color: var(--bad); border-radius: 6px;
+        padding: 0.6rem 0.8rem; margin: 0 0 1rem; }
+.failure .headline { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
+.failure pre.traceback { margin: 0.6rem 0 0; }
+.actions { display: flex; flex-wrap: wrap; gap: 0.6rem; align-items: center; border-top: 1px solid var(--line); padding-top: 0.8rem; }
 button { font: inherit; padding: 0.4rem 1rem; border-radius: 5px; border: 1px solid var(--accent);
-        background: var(--accent); color: #fff; cursor: pointer; }
-button.secondary { background: #fff; color: var(--accent); }
+        background: var(--accent); color: var(--surface); cursor: pointer; }
+button.secondary { background: var(--surface); color: var(--accent); }
 .refresh { display: flex; align-items: center; gap: 0.4rem; font-size: 0.85rem; color: var(--muted); }
-.refresh input { width: 5.5em; padding: 0.3rem; border: 1px solid var(--line); border-radius: 5px; }
-.figure { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem; min-width: 0; }
-.figure img { display: block; width: 100%; max-width: 1000px; height: auto; margin: 0 auto; }
-.toolbar { display: flex; flex-wrap: wrap; gap: 0.8rem; align-items: center; font-size: 0.85rem;
+.refresh input { width: 5.5em; padding: 0.3rem; border: 1px solid var(--line); border-radius: 5px;
+        background: var(--surface); color: var(--ink); }
+.figure { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; padding: 0.75rem; min-width: 0; }
+/* The picture at its own size (the width and height attributes are the PNG's), never wider than the page. */
+.figure picture { display: block; }
+.figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; background: #fff; }
+.figure img.stale { opacity: 0.45; }
+.figure img[hidden] { display: none; }
+/* While the plot fails there is nothing to explore or download; both come back with the picture. */
+.failure ~ .explore, .failure ~ .toolbar .downloads { display: none; }
+.toolbar { display: flex; flex-wrap: wrap; gap: 0.6rem 0.8rem; align-items: center; font-size: 0.85rem;
         color: var(--muted); border-top: 1px solid var(--line); margin-top: 0.6rem; padding-top: 0.6rem; }
-.toolbar .status { margin-right: auto; }
+.toolbar .status { margin-right: auto; font-variant-numeric: tabular-nums; }
 .toolbar .status.failed { color: var(--bad); }
+.toolbar button { padding: 0.25rem 0.7rem; font-size: 0.85rem; }
 .toolbar a { color: var(--accent); }
 .canvas { position: relative; }
 .canvas img { cursor: crosshair; user-select: none; }
@@ -2618,8 +2946,21 @@ button.secondary { background: #fff; color: var(--accent); }
 .panel .toolbar { margin-top: 0.3rem; padding-top: 0.3rem; }
 details.compare { border-top: 1px solid var(--line); padding: 0.6rem 0 0.2rem; margin-top: 0.4rem; }
 details.compare summary { cursor: pointer; color: var(--accent); font-size: 0.9rem; margin-bottom: 0.5rem; }
-pre.traceback { background: #1d2430; color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
+pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border-radius: 6px; overflow-x: auto;
         font-size: 0.8rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+.offscreen { position: fixed; top: 0; left: -9999px; opacity: 0; }
+/* A phone: one column, the picture first and the form under it, smaller margins. */
+@media (max-width: 800px) {
+  .layout { grid-template-columns: 1fr; gap: 1rem; }
+  .layout .figure { order: -1; }
+}
+@media (max-width: 600px) {
+  header { padding: 0.6rem 0.75rem; }
+  main { padding: 0.75rem 0.75rem 2rem; }
+  h1 { font-size: 1.25rem; }
+  .figure { padding: 0.4rem; }
+  .field input[type=text], .field input[type=number], .field select { font-size: 1rem; }
+}
 """
 
 PAGE_SCRIPT = """\
@@ -2642,16 +2983,20 @@ function exploreImage() {
   // Dark theme: unless the page's URL chose a theme, follow the browser's, also when it changes.
   const darkScheme = window.matchMedia("(prefers-color-scheme: dark)");
   if (!img.dataset.theme && darkScheme.matches) {
-    img.dataset.src = withDarkTheme(img.dataset.src);
-    img.dataset.src2x = withDarkTheme(img.dataset.src2x);
-    img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
-    img.src = img.dataset.src;
+    for (const key of ["src", "src2x", "narrow", "narrow2x"]) img.dataset[key] = withDarkTheme(img.dataset[key]);
+    for (const source of img.parentElement.querySelectorAll("source")) {
+      source.srcset = `${img.dataset.narrow} 1x, ${img.dataset.narrow2x} 2x`;
+    }
+    if (img.hasAttribute("src")) {  // a failed plot's page has no picture yet: nothing to ask for twice
+      img.srcset = `${img.dataset.src} 1x, ${img.dataset.src2x} 2x`;
+      img.src = img.dataset.src;
+    }
   }
   if (!img.dataset.theme) darkScheme.addEventListener("change", () => location.reload());
 
   // Geometry: fetched for the very URL shown, after every new picture (a live plot's axes move).
   function shownUrl() {
-    return (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
+    return pictureUrl(img);
   }
   async function loadGeometry() {
     try {
@@ -2663,7 +3008,7 @@ function exploreImage() {
     img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
   }
   img.addEventListener("load", loadGeometry);
-  if (img.complete) loadGeometry();
+  if (img.complete && !img.hidden) loadGeometry();  // hidden: a failed plot, not to be run again for its axes
 
   // Hover: the data coordinates under the pointer, for every Axes there (a twin adds its y2).
   function imagePoint(event) {
@@ -2731,7 +3076,7 @@ function exploreImage() {
   });
   function showDrag(point) {
     const end = clampToBox(drag.axes, point);
-    const rect = img.getBoundingClientRect(), canvas = img.parentElement.getBoundingClientRect();
+    const rect = img.getBoundingClientRect(), canvas = img.closest(".canvas").getBoundingClientRect();
     const css = (value) => value / end.scale;
     box.style.left = `${rect.left - canvas.left + css(Math.min(drag.start.x, end.x))}px`;
     box.style.top = `${rect.top - canvas.top + css(Math.min(drag.start.y, end.y))}px`;
@@ -2816,12 +3161,22 @@ function limitsText(axes, name, from, to) {
 function withDarkTheme(url) {
   return url && `${url}${url.includes("?") ? "&" : "?"}_theme=dark`;
 }
+// The picture the page shows and keeps fresh, as the browser picks it from <source> and srcset:
+// drawn narrow on a narrow screen, at twice the dpi on a sharp one.
+function pictureUrl(img) {
+  const sharp = window.devicePixelRatio > 1;
+  if (img.dataset.narrow && window.matchMedia(img.dataset.narrowMedia).matches) {
+    return (sharp && img.dataset.narrow2x) || img.dataset.narrow;
+  }
+  return (sharp && img.dataset.src2x) || img.dataset.src;
+}
 
 exploreImage();
 
 // plotserve: the live pictures. Each behaviour is one named function; start() at the end wires them up.
 (function () {
   const HOLD = 25;  // seconds the server may hold an image request while nothing changes
+  const copy = document.getElementById("copy-link");
 
   // Sliders show their value as they move.
   function showSliderValues() {
@@ -2868,16 +3223,6 @@ exploreImage();
     box.textContent = `The plot code has an error; the last good version is still served. ${message}`;
   }
 
-  // A failed render: show the failed-plot page's traceback under the error image, no reload needed.
-  // The server remembers the failure for a few seconds, so asking for the page draws nothing again.
-  async function showFailure(img) {
-    const response = await fetch(location.href, { cache: "no-store" });
-    const page = new DOMParser().parseFromString(await response.text(), "text/html");
-    const failure = page.getElementById("failure");
-    document.getElementById("failure")?.remove();
-    if (failure) img.closest(".figure").append(document.adoptNode(failure));
-  }
-
   // One live picture (the view's, or one of a comparison) with its status line and Pause button:
   // it follows its view with a conditional GET the server holds until the picture changes, or
   // until HOLD seconds pass; plots with no file to watch (and a full server) go by the period.
@@ -2886,31 +3231,75 @@ exploreImage();
     const status = box.querySelector(".status");
     const toggle = box.querySelector(".pause");
     const placeholder = img.id === "plot" ? document.getElementById("rendering") : null;
+    const period = Math.max(1, Number(img.dataset.refresh)) * 1000;
+    const url = pictureUrl(img);
+    const density = pictureDensity(url);
     let etag = img.dataset.etag || null;
     let paused = false, timer = null, shownUrl = null, busy = false, asking = null;
+    // What the status line says: when the picture on screen was drawn (the server's clock), how
+    // long it took, whether the plot failed or the server is out of reach, and what comes next.
+    let updated = Number(img.dataset.renderedAt) || null, renderMs = img.dataset.renderMs || null;
+    let failed = img.hidden && !placeholder, unreachable = false, stale = false, nextAt = null;
+    let watching = false, rendering = Boolean(placeholder), againNow = false;
 
-    function say(text, failed) {
-      status.textContent = text;
-      status.classList.toggle("failed", Boolean(failed));
+    // How many pixels of the refreshed picture make one CSS pixel: the 2x ones are drawn at twice the dpi.
+    function pictureDensity(shown) {
+      const same = (a, b) => Boolean(a && b) && new URL(a, document.baseURI).href === new URL(b, document.baseURI).href;
+      const sharp = (same(shown, img.dataset.src2x) && !same(shown, img.dataset.src))
+        || (same(shown, img.dataset.narrow2x) && !same(shown, img.dataset.narrow));
+      return sharp ? 2 : 1;
     }
-    function describe(response) {
-      const when = new Date().toLocaleTimeString();
-      const ms = response.headers.get("X-Plotserve-Render-Ms");
-      return `updated ${when}` + (ms ? ` \\u00b7 rendered in ${ms} ms` : "");
+    // The <img> takes the size of the picture it shows (a plot may set its own figure size).
+    function fitToPicture(probe) {
+      img.width = Math.round(probe.naturalWidth / density);
+      img.height = Math.round(probe.naturalHeight / density);
     }
-    // The image URL for this screen (twice the dpi on a high-density screen); held asks the
-    // server to keep the request until the view's ETag changes (a plain GET: any proxy passes it).
+    // One clock, one format: times are the server's, shown as 24-hour HH:MM:SS.
+    function clock(ms) {
+      const time = new Date(ms);
+      return [time.getHours(), time.getMinutes(), time.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+    }
+    // The status line, always ending with what happens next.
+    function showStatus() {
+      const parts = [];
+      if (unreachable) parts.push("server out of reach");
+      else if (failed) parts.push("plot failed");
+      else if (rendering) parts.push("rendering\\u2026");
+      else if (updated) parts.push(`updated ${clock(updated)}`, `rendered in ${renderMs} ms`);
+      if (stale && !unreachable && !failed) parts.push("server busy: the last picture");
+      if (rendering) { /* the placeholder counts */ }
+      else if (paused) parts.push("paused");
+      else if (watching) parts.push("watching for changes");
+      else if (busy || nextAt === null) parts.push("checking now");
+      else parts.push(`next check in ${Math.max(1, Math.ceil((nextAt - Date.now()) / 1000))} s`);
+      status.textContent = parts.join(" \\u00b7 ");
+      status.classList.toggle("failed", failed || unreachable);
+    }
+    // Ask again: at once when the server held the request (it waited for us), else after the period.
+    function schedule(delay = period) {
+      clearTimeout(timer);
+      timer = paused ? null : setTimeout(refresh, delay);
+      nextAt = paused ? null : Date.now() + delay;
+      showStatus();
+    }
+    // The image URL; held asks the server to keep the request until the view's ETag changes
+    // (a plain GET: any proxy passes it).
     function imageUrl(held) {
-      const url = (window.devicePixelRatio > 1.25 && img.dataset.src2x) || img.dataset.src;
       return held ? url + (url.includes("?") ? "&" : "?") + `_wait=${HOLD}` : url;
     }
-    // Load a new picture off-screen first: the old one stays until the new one is ready.
+    // The picture is now a blob: the <source> and srcset alternatives would take its place again.
+    function dropAlternatives() {
+      img.removeAttribute("srcset");
+      for (const source of img.parentElement.querySelectorAll("source")) source.remove();
+    }
     function swap(blob) {
+      // Load the new picture off-screen first: the old one stays until the new one is ready.
       return new Promise((resolve, reject) => {
         const next = URL.createObjectURL(blob);
         const probe = new Image();
         probe.onload = () => {
-          img.removeAttribute("srcset");
+          dropAlternatives();
+          fitToPicture(probe);
           img.src = next;
           if (shownUrl) URL.revokeObjectURL(shownUrl);
           shownUrl = next;
@@ -2920,26 +3309,83 @@ exploreImage();
         probe.src = next;
       });
     }
-    // One answer: 304 keeps the picture, 200 swaps it in, an error shows the error image and why.
-    async function show(response) {
-      showSourceError(response.headers.get("X-Plotserve-Source-Error"));
-      if (response.status === 404) { location.reload(); return; }  // the plot was removed: its 404 page says so
-      if (response.status === 304) { say(`unchanged at ${new Date().toLocaleTimeString()}`); return; }
-      await swap(await response.blob());
-      if (response.ok) {
-        etag = response.headers.get("ETag");
-        say(describe(response));
-        if (img.id === "plot") document.getElementById("failure")?.remove();  // the plot draws again
-        return;
-      }
-      etag = null;
-      say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
-      if (img.id === "plot") await showFailure(img);
+    // A failing plot says so once, in the failure box above the picture (the server's box, with
+    // its traceback, when the page came that way); the last good picture stays, dimmed.
+    function showFailure(message) {
+      failed = true;
+      img.classList.add("stale");
+      if (box.querySelector(".failure")) return;
+      const failure = document.createElement("div");
+      if (img.id === "plot") failure.id = "failure";
+      failure.className = "problem failure";
+      failure.setAttribute("role", "alert");
+      const headline = document.createElement("p");
+      headline.className = "headline";
+      headline.textContent = message;
+      failure.append(headline);
+      (img.closest(".canvas") || img).before(failure);
     }
-    // Ask again: at once when the server held the request (it waited for us), else after the period.
-    function schedule(delay) {
+    // A render that failed after the page came: the failed-plot page's box, traceback and all, in
+    // place of the short one. The server remembers the failure a few seconds: this draws nothing again.
+    async function showTraceback() {
+      if (img.id !== "plot") return;
+      const response = await fetch(location.href, { cache: "no-store" });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const failure = page.getElementById("failure");
+      if (!failure) return;
+      box.querySelector(".failure")?.remove();
+      (img.closest(".canvas") || img).before(document.adoptNode(failure));
+    }
+    function clearFailure() {
+      failed = false;
+      img.hidden = false;
+      img.classList.remove("stale");
+      box.querySelector(".failure")?.remove();
+    }
+    function failedWith(response) {
+      etag = null;
+      showFailure(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`);
+      return showTraceback();
+    }
+    async function refresh(now) {
+      if ((paused && !now) || document.hidden || busy) return;
+      busy = true;
       clearTimeout(timer);
-      timer = paused ? null : setTimeout(follow, delay);
+      nextAt = null;
+      let delay = period;
+      const held = Boolean(etag);
+      watching = held;
+      showStatus();
+      asking = new AbortController();
+      try {
+        const headers = etag ? { "If-None-Match": etag } : {};
+        const response = await fetch(imageUrl(held), { headers, cache: "no-store", signal: asking.signal });
+        unreachable = false;
+        watching = response.headers.get("X-Plotserve-Watch") === "held";
+        if (response.status !== 503 && (watching || (!held && response.ok))) delay = 0;
+        showSourceError(response.headers.get("X-Plotserve-Source-Error"));
+        if (response.status === 404) { location.reload(); return; }  // the plot was removed: its 404 page says so
+        // The server was too busy to draw it afresh: the picture (new or kept) is its last one.
+        stale = Boolean(response.headers.get("X-Plotserve-Stale"));
+        if (response.ok) {
+          await swap(await response.blob());
+          etag = response.headers.get("ETag");
+          updated = Date.parse(response.headers.get("Last-Modified")) || Date.now();
+          renderMs = response.headers.get("X-Plotserve-Render-Ms");
+          clearFailure();
+        } else if (response.status !== 304) {
+          watching = false;
+          await failedWith(response);
+        }
+      } catch (error) {
+        watching = false;
+        if (error.name !== "AbortError") unreachable = true;
+      } finally {
+        busy = false;
+        asking = null;
+        schedule(againNow ? 0 : delay);
+        againNow = false;
+      }
     }
     // The page came before its picture: count on a placeholder of its size while the browser loads
     // it into the image (joining the render the page started); then a HEAD, answered from the
@@ -2956,69 +3402,109 @@ exploreImage();
       const arrived = async () => {
         stop();
         placeholder?.remove();
-        img.hidden = false;
-        let delay = Math.max(1, Number(img.dataset.refresh)) * 1000;
+        rendering = false;
+        let delay = period;
         try {
           const response = await fetch(img.currentSrc || img.src, { method: "HEAD", cache: "no-store" });
           if (response.ok) {
+            img.hidden = false;
+            if (img.naturalWidth) fitToPicture(img);
             etag = response.headers.get("ETag");
-            say(describe(response));
+            updated = Date.parse(response.headers.get("Last-Modified")) || Date.now();
+            renderMs = response.headers.get("X-Plotserve-Render-Ms");
             delay = 0;
           } else {
-            say(`${response.status}: ${response.headers.get("X-Plotserve-Error") || response.statusText}`, true);
-            await showFailure(img);
+            img.hidden = true;
+            img.removeAttribute("src");
+            await failedWith(response);
           }
         } catch (error) {
-          say(`could not refresh (${error.message}); retrying`, true);
+          unreachable = true;
         }
         schedule(delay);
       };
       img.addEventListener("load", arrived, { once: true });
       img.addEventListener("error", arrived, { once: true });
-      if (placeholder) img.src = imageUrl(false);
+      if (placeholder) img.src = url;
+      showStatus();
     }
-    async function follow() {
-      if (paused || document.hidden || busy) return;
-      busy = true;
-      let delay = Math.max(1, Number(img.dataset.refresh)) * 1000;
-      asking = new AbortController();
-      try {
-        const held = Boolean(etag);
-        const headers = etag ? { "If-None-Match": etag } : {};
-        const response = await fetch(imageUrl(held), { headers, cache: "no-store", signal: asking.signal });
-        if (response.status !== 503 && (response.headers.get("X-Plotserve-Watch") === "held" || (!held && response.ok))) delay = 0;
-        await show(response);
-      } catch (error) {
-        if (error.name === "AbortError") return;
-        say(`could not refresh (${error.message}); retrying`, true);
-      } finally {
-        busy = false;
-        asking = null;
-        schedule(delay);
-      }
+    // r checks now (even while paused); a request held for us is asked again at once.
+    function refreshNow() {
+      if (asking) { againNow = true; asking.abort(); } else refresh(true);
     }
     // Pause stops following (and drops the request held for us); Resume asks at once.
-    toggle.addEventListener("click", () => {
+    function togglePause() {
       paused = !paused;
       toggle.textContent = paused ? "Resume" : "Pause";
-      if (paused) { clearTimeout(timer); asking?.abort(); say("paused"); } else follow();
-    });
+      if (paused) { asking?.abort(); schedule(); } else refresh();
+    }
+    // Keys: r checks for a new picture now, p pauses or resumes; not while typing in a field,
+    // and not with a modifier (Ctrl+R is the browser's).
+    function onKey(event) {
+      if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
+      if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
+      if (event.key === "r") { event.preventDefault(); refreshNow(); }
+      else if (event.key === "p") { event.preventDefault(); togglePause(); }
+    }
+    toggle.addEventListener("click", togglePause);
+    document.addEventListener("keydown", onKey);
     // A hidden tab asks nothing and lets go of its held request; shown again, it catches up at once.
     document.addEventListener("visibilitychange", () => {
       if (document.hidden) { clearTimeout(timer); asking?.abort(); }
-      else if (!paused) follow();
+      else if (!paused) refresh();
     });
-    // A picture that came with the page holds its first request at once.
-    if (placeholder || !img.complete) awaitFirstPicture(); else follow();
+    setInterval(() => { if (!document.hidden) showStatus(); }, 1000);  // the countdown
+    // A picture that came with the page holds its first request at once; one still to come is awaited.
+    if (placeholder || (!img.complete && !img.hidden)) awaitFirstPicture();
+    else if (failed) schedule();
+    else refresh();
+  }
+
+  // Copy link: the address of this view, to paste elsewhere. The clipboard API needs a secure
+  // page (https or this machine); elsewhere, a selected hidden field and the copy command.
+  async function copyLink() {
+    const link = window.location.href;
+    let copied;
+    try {
+      await navigator.clipboard.writeText(link);
+      copied = true;
+    } catch (error) {
+      copied = copyByHand(link);
+    }
+    if (!copied) window.prompt("Copy this link:", link);
+    copy.textContent = copied ? "Link copied" : "Copy link";
+    setTimeout(() => { copy.textContent = "Copy link"; }, 2000);
+  }
+  function copyByHand(text) {
+    const field = document.createElement("textarea");
+    field.value = text;
+    field.className = "offscreen";
+    field.setAttribute("readonly", "");
+    document.body.append(field);
+    field.select();
+    let copied = false;
+    try { copied = document.execCommand("copy"); } catch (error) { copied = false; }
+    field.remove();
+    return copied;
   }
 
   function start() {
     showSliderValues();
     watchThumbnails();
+    // Every live picture: the view's, or each one of a side-by-side comparison.
     for (const img of document.querySelectorAll("img[data-src]")) live(img);
+    if (copy) copy.addEventListener("click", copyLink);
   }
   start();
 })();
+"""
+
+# A rounded square with a rising line: the tab's icon, also at /favicon.ico, which browsers ask for by themselves.
+FAVICON = """\
+<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">\
+<rect width="32" height="32" rx="6" fill="#2457c5"/>\
+<polyline points="6,24 12,15 18,19 26,8" fill="none" stroke="#fff" stroke-width="3" stroke-linecap="round" stroke-linejoin="round"/>\
+</svg>
 """
 
 PAGE = """\
@@ -3029,6 +3515,7 @@ PAGE = """\
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
 <link rel="stylesheet" href="{root}-/static/plotserve.css">
+<link rel="icon" type="image/svg+xml" href="{root}-/static/favicon.svg">
 <link rel="alternate" type="application/json" href="{json_url}">
 {head}
 </head>
@@ -3043,7 +3530,7 @@ PAGE = """\
 
 INDEX_BODY = """\
 <h1>Plots</h1>
-<p class="summary">{count} plots. Pick one to see it live.</p>
+<p class="summary">{count}. Pick one to see it live.</p>
 <div class="grid">
 {cards}
 </div>
@@ -3076,14 +3563,16 @@ max="{max_refresh}" step="1"> s</label>
 """
 
 FIGURE = """\
-<div class="canvas"><img id="plot" {source} width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="{etag}" data-refresh="{refresh}" data-theme="{theme}" draggable="false">\
-<div id="zoombox" hidden></div></div>{pending}
+{failure}<div class="canvas"><picture>{narrow_source}<img id="plot"{sources} width="{width}" height="{height}" alt="{alt}"{hidden} \
+data-src="{src}" data-src2x="{src2x}" data-narrow="{narrow}" data-narrow2x="{narrow2x}" data-narrow-media="{narrow_media}" \
+data-etag="{etag}" data-refresh="{refresh}" data-rendered-at="{rendered_at}" data-render-ms="{render_ms}" data-theme="{theme}" \
+draggable="false"></picture><div id="zoombox" hidden></div></div>{pending}
 {explore}
 <div class="toolbar">
-<span id="status" class="status{status_class}">{status}</span>
-<button type="button" class="secondary pause" id="pause">Pause</button>
-<span>download {downloads}</span>
+<span id="status" class="status{status_class}" aria-live="polite">{status}</span>
+<button type="button" class="secondary pause" id="pause" title="Stop or restart the updates (key: p)">Pause</button>
+<button type="button" class="secondary" id="copy-link" title="Copy the link to this view">Copy link</button>
+<span class="downloads">download {downloads}</span>
 </div>
 """
 
@@ -3112,9 +3601,10 @@ PANEL = """\
 </figure>"""
 
 PANEL_PICTURE = """\
-<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
-data-src="{src}" data-src2x="{src2x}" data-etag="" data-refresh="{refresh}">
-<div class="toolbar"><span class="status">refreshes every {refresh} s</span>\
+<picture>{narrow_source}<img class="live" src="{src}" srcset="{src} 1x, {src2x} 2x" width="{width}" height="{height}" alt="{alt}" \
+data-src="{src}" data-src2x="{src2x}" data-narrow="{narrow}" data-narrow2x="{narrow2x}" data-narrow-media="{narrow_media}" \
+data-etag="" data-refresh="{refresh}"></picture>
+<div class="toolbar"><span class="status">next check in {refresh} s</span>\
 <button type="button" class="secondary pause">Pause</button></div>"""
 
 EXPLORE = """\
@@ -3124,6 +3614,11 @@ EXPLORE = """\
 </div>
 """
 
+# What the failure box says once, in place of the picture: the message, then the traceback.
+FAILURE = """\
+<div id="failure" class="problem failure" role="alert"><p class="headline">{message}</p>{traceback}</div>
+"""
+
 ERROR_BODY = """\
 <h1>{title}</h1>
 <p class="problem">{message}</p>
@@ -3131,6 +3626,11 @@ ERROR_BODY = """\
 """
 
 e = html.escape
+
+
+def plural(count: int, word: str) -> str:
+    """``1 plot``, ``2 plots``: a count with its noun."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _with_query(path: str, query: str) -> str:
@@ -3168,7 +3668,7 @@ def index_page(plots: dict[str, Plot], limits: Limits, problem: str = "") -> byt
         cards.append(
             CARD.format(page_url=e(plot.name), thumbnail=thumbnail, title=e(plot.title), summary=e(plot.summary), source=e(plot.source))
         )
-    body = INDEX_BODY.format(count=len(plots), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
+    body = INDEX_BODY.format(count=plural(len(plots), "plot"), cards="\n".join(cards) or "<p>No plot_* functions were found.</p>")
     if problem:
         body = f'<p class="problem" role="alert">{e(problem)}</p>\n' + body
     # The script shows "rendering… N s" on the thumbnails of slow plots.
@@ -3178,6 +3678,33 @@ def index_page(plots: dict[str, Plot], limits: Limits, problem: str = "") -> byt
 def _startup_problem(renderer) -> str:
     """What the index says when no render process can load the plots (the plot pages and images say it as their error)."""
     return f"The render processes cannot load the plots: {renderer.startup_error}" if renderer.startup_error else ""
+
+
+_KIND_WORDS = {
+    "int": "whole number",
+    "float": "number",
+    "str": "text",
+    "bool": "yes/no",
+    "choice": "choice",
+    "date": "date",
+    "datetime": "date and time",
+    "path": "file",
+}
+_LIST_WORDS = {"int": "whole numbers", "float": "numbers", "str": "texts"}
+
+
+def type_words(param: Param) -> str:
+    """What a parameter takes, in words a user reads ("numbers, comma-separated"), not ``list[float]``."""
+    if param.kind == "list":
+        words = f"{_LIST_WORDS.get(param.item_kind, 'texts')}, comma-separated"
+    else:
+        words = _KIND_WORDS.get(param.kind, "text")
+    return f"{words}, optional" if param.optional else words
+
+
+def _type_label(param: Param) -> str:
+    """The type after a field's name: words, with the Python type in the tooltip."""
+    return f'<span class="type" title="Python type: {e(param.annotation or param.type_name)}">{e(type_words(param))}</span>'
 
 
 def _field(param: Param, request: Request, limits: Limits) -> str:
@@ -3190,11 +3717,11 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
         attrs += " required"
     if param.kind == "bool":
         checked = " checked" if request.values.get(param.name) is True or request.texts.get(param.name, "").lower() in _TRUE else ""
-        widget = f'<label class="check"><input type="checkbox" {attrs} value="true"{checked}> {e(param.name)}</label>'
+        widget = f'<label class="check"><input type="checkbox" {attrs} value="true"{checked}> {e(param.name)} {_type_label(param)}</label>'
         label = ""
     else:
         marker = ' <span class="required">*</span>' if param.required else ""
-        label = f'<label for="{field_id}">{name}{marker} <span class="type">{e(param.type_name)}</span></label>'
+        label = f'<label for="{field_id}">{name}{marker} {_type_label(param)}</label>'
         if param.kind == "choice":
             options = ['<option value=""></option>'] if param.optional or param.required else []
             current = request.texts.get(param.name, "")
@@ -3222,18 +3749,16 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
             if param.minimum is not None and param.maximum is not None and param.name not in request.errors:
                 widget = f'<input type="range" {attrs} value="{text}"{bounds} step="{step}"> <output for="{field_id}">{text}</output>'
             else:
-                placeholder = ' placeholder="None"' if param.optional else ""
                 # A browser blanks a number, date or datetime input whose value it cannot read
                 # ("three"): a rejected value is shown in a text input, so what was typed stays.
                 kind = "text" if bad else "number"
-                widget = f'<input type="{kind}" {attrs} value="{text}"{bounds} step="{step}"{placeholder}>'
+                widget = f'<input type="{kind}" {attrs} value="{text}"{bounds} step="{step}">'
         elif param.kind == "date":
             widget = f'<input type="{"text" if bad else "date"}" {attrs} value="{text}">'
         elif param.kind == "datetime":
             widget = f'<input type="{"text" if bad else "datetime-local"}" {attrs} value="{text}" step="1">'
-        else:
-            placeholder = {"list": f"comma-separated {param.item_kind}s"}.get(param.kind, "None" if param.optional else "")
-            widget = f'<input type="text" {attrs} value="{text}" placeholder="{e(placeholder)}">'
+        else:  # an empty optional field is empty: its label says "optional", no "None" to read as a value
+            widget = f'<input type="text" {attrs} value="{text}">'
     help_html = f'<div class="help">{e(param.help)}</div>' if param.help else ""
     message = request.errors.get(param.name)
     message_html = f'<div class="message" role="alert">{e(message)}</div>' if message else ""
@@ -3264,6 +3789,99 @@ def _explore_bar(plot: Plot, request: Request) -> str:
     return EXPLORE.format(hint=hint, toggles=toggles, kept=kept, reset=reset)
 
 
+NARROW_INCHES = 3.6  # a phone's width at 100 dpi, less the page's margins
+NARROW_MEDIA = "(max-width: 600px)"
+
+
+def _image_url(plot: Plot, request: Request, limits: Limits, **size) -> str:
+    """The PNG of this view at another size or dpi; "" where that is over the limits."""
+    view = dataclasses.replace(request, **size)
+    if view.dpi > limits.max_dpi or view.width * view.height * view.dpi**2 > limits.max_pixels:
+        return ""
+    return _with_query(f"{plot.name}.png", view.canonical_query(plot, image=True))
+
+
+def _narrow_urls(plot: Plot, request: Request, limits: Limits) -> tuple[str, str]:
+    """(1x, 2x) URLs of the view drawn for a phone, or ("", "") where it is narrow already."""
+    if request.width <= NARROW_INCHES:
+        return "", ""
+    # In proportion, but no flatter than 4:3: a phone has height to spare, and a flat plot's axes vanish.
+    height = round(min(request.height, max(request.height * NARROW_INCHES / request.width, NARROW_INCHES * 0.75)), 2)
+    narrow = _image_url(plot, request, limits, width=NARROW_INCHES, height=height)
+    return narrow, _image_url(plot, request, limits, width=NARROW_INCHES, height=height, dpi=request.dpi * 2) or narrow
+
+
+def _narrow_source(narrow: str, narrow2x: str) -> str:
+    """The <source> a <picture> takes on a narrow screen."""
+    return f'<source media="{NARROW_MEDIA}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">' if narrow else ""
+
+
+def _status_text(request: Request, rendered: Rendered | None, failed: bool = True) -> str:
+    """The status line as the page is sent; the script keeps it up to date in the same words."""
+    if rendered is None:
+        return f"plot failed · next check in {int(request.refresh)} s" if failed else "rendering…"
+    when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
+    return f"updated {when} · rendered in {rendered.seconds * 1000:.0f} ms · next check in {int(request.refresh)} s"
+
+
+def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> str:
+    """The live picture, its status line and buttons; for a failed plot, the error once instead of the picture.
+
+    The ``<img>`` is as large as the picture it shows (a plot may set its own figure size); a
+    narrow screen gets a picture drawn narrow, so its text stays readable. With neither
+    ``rendered`` nor ``failure`` the picture is still being drawn: a placeholder of its size
+    stands in, and the page script loads the picture into the ``<img>``.
+    """
+    query = request.canonical_query(plot, image=True)
+    src = _with_query(f"{plot.name}.png", query)
+    src2x = _image_url(plot, request, limits, dpi=request.dpi * 2) or src
+    narrow, narrow2x = _narrow_urls(plot, request, limits)
+    size = png_size(rendered.body) if rendered is not None else None
+    width, height = size or (int(request.width * request.dpi), int(request.height * request.dpi))
+    # A failed plot has no picture to show: the <img> waits, hidden and empty (no second run of
+    # a failing plot), and the script fills it once the plot draws again.
+    failed = failure is not None
+    drawn = rendered is not None
+    sources = f' src="{e(src)}" srcset="{e(src)} 1x, {e(src2x)} 2x"' if drawn else ""
+    narrow_source = _narrow_source(narrow, narrow2x) if drawn else ""
+    pending = "" if drawn or failed else PENDING.format(src=e(src), width=width, height=height, alt=e(plot.title))
+    failure_html = ""
+    if failed:
+        # The traceback ends with the message the headline already says: the frames, then, once.
+        message, details = str(failure), failure.details.rstrip()
+        details = details.removesuffix(message).rstrip() if details.endswith(message) else details
+        traceback_html = f'<pre class="traceback">{e(details)}</pre>' if details else ""
+        failure_html = FAILURE.format(message=e(message), traceback=traceback_html)
+    downloads = " ".join(
+        f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
+        for fmt in IMAGE_FORMATS
+    )
+    return FIGURE.format(
+        failure=failure_html,
+        narrow_source=narrow_source,
+        sources=sources,
+        width=width,
+        height=height,
+        alt=e(plot.title),
+        hidden="" if drawn else " hidden",
+        pending=pending,
+        src=e(src),
+        src2x=e(src2x),
+        narrow=e(narrow),
+        narrow2x=e(narrow2x),
+        narrow_media=e(NARROW_MEDIA),
+        etag=e(rendered.etag) if drawn else "",
+        refresh=int(request.refresh),
+        rendered_at=f"{rendered.rendered_at * 1000:.0f}" if drawn else "",
+        render_ms=f"{rendered.seconds * 1000:.0f}" if drawn else "",
+        status=e(_status_text(request, rendered, failed)),
+        status_class=" failed" if failed else "",
+        theme=e(request.view.theme),
+        explore=_explore_bar(plot, request),
+        downloads=downloads,
+    )
+
+
 def plot_page(
     plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None, source_error: str = ""
 ) -> bytes:
@@ -3277,54 +3895,13 @@ def plot_page(
     problems = [f"{field}: {message}" if field else message for field, message in request.errors.items() if field not in names]
     problem = "".join(f'<p class="problem" role="alert">{e(message)}</p>' for message in problems)
     fields = "\n".join(_field(param, request, limits) for param in plot.params) or '<p class="help">This plot takes no parameters.</p>'
-    query = request.canonical_query(plot, image=True)
     head = ""
     if request.errors:
         figure = '<p class="placeholder">Correct the fields marked in red to see the plot.</p>'
     elif request.missing:
         figure = f'<p class="placeholder">Fill in {e(", ".join(request.missing))} to see the plot.</p>'
     else:
-        # A failed plot still gets the live image (the error picture), so the page recovers by
-        # itself once the data or the code is fixed; the traceback stays until then.
-        src = _with_query(f"{plot.name}.png", query)
-        sharp = dataclasses.replace(request, dpi=request.dpi * 2)
-        if sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels:
-            src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True))
-        else:
-            src2x = src
-        downloads = " ".join(
-            f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
-            for fmt in IMAGE_FORMATS
-        )
-        width, height = int(request.width * request.dpi), int(request.height * request.dpi)
-        source, pending = f'src="{e(src)}" srcset="{e(src)} 1x, {e(src2x)} 2x"', ""
-        if failure is not None:
-            status = f"{failure.status}: {failure}"
-        elif rendered is None:
-            status = "rendering…"
-            source, pending = "hidden", PENDING.format(src=e(src), width=width, height=height, alt=e(plot.title))
-        else:
-            when = time.strftime("%H:%M:%S", time.localtime(rendered.rendered_at))
-            status = f"rendered {when} in {rendered.seconds * 1000:.0f} ms · refreshes every {int(request.refresh)} s"
-        figure = FIGURE.format(
-            source=source,
-            pending=pending,
-            src=e(src),
-            src2x=e(src2x),
-            width=width,
-            height=height,
-            alt=e(plot.title),
-            etag=e(rendered.etag) if rendered is not None else "",
-            refresh=int(request.refresh),
-            theme=e(request.view.theme),
-            explore=_explore_bar(plot, request),
-            status=e(status),
-            status_class="" if failure is None else " failed",
-            downloads=downloads,
-        )
-        if failure is not None:
-            figure += f'<div id="failure"><p class="problem" role="alert">{e(str(failure))}</p>'
-            figure += f'<pre class="traceback">{e(failure.details)}</pre></div>' if failure.details else "</div>"
+        figure = _figure(plot, request, limits, rendered, failure)
         head = f'<noscript><meta http-equiv="refresh" content="{int(request.refresh)}"></noscript>'
     head += '\n<script src="-/static/plotserve.js" defer></script>'
     description = f'<p class="description">{e(plot.description)}</p>' if plot.description else ""
@@ -3372,7 +3949,12 @@ def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
     sharp = dataclasses.replace(request, dpi=request.dpi * 2)
     fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
     src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
+    narrow, narrow2x = _narrow_urls(plot, request, limits)  # on a phone, a picture drawn for it, as on the view's page
     picture = PANEL_PICTURE.format(
+        narrow_source=_narrow_source(narrow, narrow2x),
+        narrow=e(narrow),
+        narrow2x=e(narrow2x),
+        narrow_media=e(NARROW_MEDIA),
         src=e(src),
         src2x=e(src2x),
         width=int(request.width * request.dpi),
@@ -3480,6 +4062,8 @@ def plot_json(plot: Plot, request: Request, limits: Limits, rendered: Rendered |
 STATIC = {
     "/-/static/plotserve.css": ("text/css; charset=utf-8", STYLESHEET.encode()),
     "/-/static/plotserve.js": ("text/javascript; charset=utf-8", PAGE_SCRIPT.encode()),
+    "/-/static/favicon.svg": ("image/svg+xml", FAVICON.encode()),
+    "/favicon.ico": ("image/svg+xml", FAVICON.encode()),  # browsers read the type, not the name
 }
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
@@ -3525,12 +4109,20 @@ class HttpRequest:
     target: str  # the path and query as sent, percent-encoded
     headers: email.message.Message  # get() and get_all(), as http.server gives them
     client: str = ""  # the client's address
+    version: str = "HTTP/1.1"  # the protocol the request line named
     # Whether the client has gone away (a held request lets go at once); a transport that cannot tell says no.
     gone: typing.Callable[[], bool] = lambda: False
 
 
 def _json_response(data, status: int = 200) -> Response:
     return Response(status, json.dumps(data, indent=2, default=str).encode(), JSON)
+
+
+def _stale_headers(rendered) -> dict:
+    """How a stale picture says so: RFC 7234's Warning 110, and plotserve's own header for the page to show."""
+    if not rendered.stale:
+        return {}
+    return {"Warning": '110 - "Response is Stale"', "X-Plotserve-Stale": "the renderers are busy: this is the last picture drawn"}
 
 
 def _header_safe(text: str, limit: int = 200) -> str:
@@ -3815,7 +4407,7 @@ class PlotApp:
         source_error = self.source_error(plot)
         # The page answers at once: with the picture if it is drawn in a moment, else with a
         # placeholder while the render it started goes on (the image request joins it).
-        outcome = self.images.prepare(plot, view, "png", PAGE_WAIT_SECONDS)
+        outcome = self.images.prepare(plot, view, "png", PAGE_WAIT_SECONDS, client=request.client)
         if isinstance(outcome, PlotFailed):
             headers = {"X-Plotserve-Error": _header_safe(outcome)}  # as on the image: a 5xx says whose fault it is
             if outcome.status == 503:
@@ -3858,20 +4450,21 @@ class PlotApp:
             return self._held_image(request, plot, view, pairs, fmt)
         if_none_match = request.headers.get("If-None-Match")
         try:
-            rendered = self.images.get(plot, view, fmt, if_none_match)
+            rendered = self.images.get(plot, view, fmt, if_none_match, client=request.client)
         except PlotFailed as failure:
             body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
             headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
             if failure.status == 503:
                 headers["Retry-After"] = "2"
             return Response(failure.status, body, content_type, headers)
-        if rendered is None:
-            return Response(304, b"", content_type, {"ETag": (if_none_match or "").split(",")[0].strip(), "Cache-Control": "no-cache"})
+        if isinstance(rendered, NotModified):  # the image's own ETag, not the client's list back
+            return Response(304, b"", content_type, {"ETag": rendered.etag, "Cache-Control": "no-cache", **_stale_headers(rendered)})
         headers = {
             "ETag": rendered.etag,
             "Cache-Control": "no-cache",
             "Last-Modified": email.utils.formatdate(rendered.rendered_at, usegmt=True),
             "X-Plotserve-Render-Ms": f"{rendered.seconds * 1000:.0f}",
+            **_stale_headers(rendered),
         }
         if fmt != "png":
             headers["Content-Disposition"] = f'inline; filename="{plot.name}.{fmt}"'
@@ -3907,13 +4500,16 @@ class PlotApp:
     # -- access -----------------------------------------------------------------------------------
 
     def check_access(self, request: HttpRequest) -> Response | None:
-        """None if the request may go on, else the refusal: two Hosts (400), wrong Host (403) or no token (403)."""
-        if len(request.headers.get_all("Host") or ()) > 1:  # RFC 9112 section 3.2: answer 400, do not pick one
-            return Response(400, error_page(400, "The request has more than one Host header."))
-        if self.allowed_hosts:
-            host = request.headers.get("Host") or ""
-            if host and _host_name(host) not in self.allowed_hosts:
-                return self._foreign_host(_host_name(host))
+        """None if the request may go on, else the refusal: a bad Host or target (400), a wrong
+        Host (403), a request from another web site (403) or no token (403)."""
+        problem = _host_problem(request)
+        if problem:
+            return Response(400, error_page(400, problem))
+        host = _authority(request)
+        if self.allowed_hosts and host and _host_name(host) not in self.allowed_hosts:
+            return self._foreign_host(_host_name(host))
+        if _from_another_site(request, host):
+            return Response(403, error_page(403, "plotserve does not answer requests that other web sites make; open its pages yourself."))
         if not self.token:
             return None
         url = urllib.parse.urlsplit(request.target)
@@ -3921,10 +4517,10 @@ class PlotApp:
         query_token = next((v for k, v in pairs if k == "token"), "")
         header = request.headers.get("Authorization", "")
         header_token = header[6:].strip() if header.lower().startswith("token ") else ""
-        cookie_token = ""
+        cookie_name, cookie_token = token_cookie(host), ""
         for part in request.headers.get("Cookie", "").split(";"):
             key, _, value = part.strip().partition("=")
-            if key == TOKEN_COOKIE:
+            if key == cookie_name:
                 cookie_token = value
         if self._is_token(query_token):
             # Set the cookie, so links and images keep working, and drop the token from the address bar.
@@ -3932,7 +4528,7 @@ class PlotApp:
             # Path: plotserve's own prefix when known, so other applications behind the same proxy
             # never see the token; else the browser's default, the folder of this (top-level) page.
             prefix = mount_prefix(request, self.base_url)
-            cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict" + (f"; Path={prefix}" if prefix else "")
+            cookie = f"{cookie_name}={self.token}; HttpOnly; SameSite=Strict" + (f"; Path={prefix}" if prefix else "")
             return Response(303, b"", headers={"Location": _here(url.path, rest), "Set-Cookie": cookie})
         if self._is_token(header_token) or self._is_token(cookie_token):
             return None
@@ -3968,7 +4564,8 @@ class PlotApp:
             if environ.get(key):
                 headers[key.replace("_", "-").title()] = environ[key]
         method = environ.get("REQUEST_METHOD", "GET")
-        request = HttpRequest(method, _wsgi_target(environ), headers, environ.get("REMOTE_ADDR", ""))
+        version = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
+        request = HttpRequest(method, _wsgi_target(environ), headers, environ.get("REMOTE_ADDR", ""), version)
         response = self.respond(request)
         start_response(f"{response.status} {http.HTTPStatus(response.status).phrase}", response.header_list())
         return [] if method == "HEAD" or response.status == 304 else [response.body]
@@ -4003,9 +4600,17 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
     # answer has no status line and no headers, so not even X-Content-Type-Options.
     default_request_version = "HTTP/1.0"
     timeout = 15  # seconds a client may keep a socket silent: slow or idle clients let go
+    # Seconds from a request's first byte to the end of its headers, however the bytes trickle in:
+    # a per-read time-out alone lets a client that sends one header line every 10 s hold its
+    # connection for ever (slowloris).
+    head_deadline = 10
     # Headers and body go out as two writes; with Nagle's algorithm on, a keep-alive client's
     # delayed ACK holds the body back 40 ms.
     disable_nagle_algorithm = True
+
+    def setup(self):
+        super().setup()
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, self.timeout))
 
     def do_GET(self):
         self._answer(send_body=True)
@@ -4020,6 +4625,9 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def parse_request(self) -> bool:
         """http.server's request parsing, with a tighter limit on the request line."""
+        if self._slot is not None and self._slot.evicted:
+            self.close_connection = True  # let go for a newcomer: what was read may be half a request
+            return False
         if len(self.raw_requestline) > MAX_REQUEST_LINE:
             self.requestline, self.request_version, self.command = "", "HTTP/1.0", ""
             self.close_connection = True
@@ -4027,6 +4635,8 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             return False
         if not super().parse_request():
             return False
+        self.rfile.raw.end_head()
+        self._phase("work")
         if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
             self.close_connection = True  # a body we will not read: never parse it as a request
         return True
@@ -4036,7 +4646,9 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         # The target as sent: http.server has already turned //x into /x in self.path (gh-87389).
         target = self.requestline.split()[1]
         gone = functools.partial(_closed_by_peer, self.connection)
-        response = self.server.app.respond(HttpRequest(self.command, target, self.headers, self.client_address[0], gone))
+        request = HttpRequest(self.command, target, self.headers, self.client_address[0], self.request_version, gone)
+        response = self.server.app.respond(request)
+        self._phase("write")
         try:
             self.send_response(response.status)
             for name, value in response.header_list():
@@ -4049,6 +4661,7 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
 
     def send_error(self, code, message=None, explain=None):
         """Errors http.server raises itself (bad request lines, 414, 431): our page, no echoes."""
+        self._phase("write")
         try:
             self.send_response(code)
             root = _root(urllib.parse.urlsplit(getattr(self, "path", "") or "/").path)  # unset when the line was unreadable
@@ -4071,7 +4684,28 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
             line = _without_token(self.requestline, getattr(self.server, "token", ""))
             self.log_message('"%s" %s %s', line, str(getattr(code, "value", code)), str(size))
 
+    def log_error(self, format, *args):
+        """Log an error, except the timeout of a socket that went quiet: that is a client done with it."""
+        # http.server logs "Request timed out" when a keep-alive connection sits idle for
+        # ``timeout`` seconds waiting for a next request that never comes: normal, not an error.
+        if format.startswith("Request timed out"):
+            return
+        super().log_error(format, *args)
+
+    _slot = None  # this connection's entry in the server's table, when the server keeps one
+
+    def _phase(self, phase: str) -> None:
+        """Say what the connection is doing: reading a request head, working on it, or writing."""
+        if self._slot is not None:
+            self._slot.phase, self._slot.since = phase, time.monotonic()
+        if phase == "write":  # sendall's time-out bounds the whole write, not each piece of it
+            with contextlib.suppress(OSError):
+                self.connection.settimeout(self.timeout)
+
     def handle_one_request(self):
+        self._slot = getattr(self.server, "connections", None) and self.server.connections.slot_of(self.request)
+        self._phase("head")
+        self.rfile.raw.start_head(self.head_deadline)
         try:
             super().handle_one_request()
         except (ConnectionError, TimeoutError):
@@ -4087,6 +4721,70 @@ def _without_token(requestline: str, token: str) -> str:
 
     line = re.sub(r"([^?&=\s]+)=([^?&\s]*)", mask, requestline)
     return line.replace(token, "…") if token else line
+
+
+# RFC 3986 section 3.2.2: an IP literal in brackets, or a name (letters, digits, -._~ and
+# percent-escapes; sub-delimiters are allowed there but no browser sends them), then a port in digits.
+_HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(:[0-9]{0,5})?")
+
+
+def _absolute_target(target: str) -> urllib.parse.SplitResult | None:
+    """The parts of an absolute-form request target (``GET http://host/path``), else None."""
+    if target.startswith("/") or "://" not in target:
+        return None
+    return urllib.parse.urlsplit(target)
+
+
+def _host_problem(request: HttpRequest) -> str:
+    """Why the Host header or an absolute-form target cannot be read (RFC 9112 section 3.2), or ""."""
+    hosts = request.headers.get_all("Host") or []
+    if len(hosts) > 1:  # answer 400, do not pick one
+        return "The request has more than one Host header."
+    host = hosts[0].strip() if hosts else None
+    if request.version != "HTTP/1.0" and not host:
+        return "An HTTP/1.1 request needs a Host header naming this server."
+    if host and not _HOST_HEADER.fullmatch(host):
+        return "The Host header is not a host name with an optional port."
+    absolute = _absolute_target(request.target)
+    if absolute is not None and (absolute.scheme.lower() not in ("http", "https") or not _HOST_HEADER.fullmatch(absolute.netloc)):
+        return "The request target is not an http URL of this server."
+    return ""
+
+
+def _authority(request: HttpRequest) -> str:
+    """The host the request is for: an absolute-form target's (which overrides Host, RFC 9112 section 3.2.2), else Host."""
+    absolute = _absolute_target(request.target)
+    return absolute.netloc if absolute is not None else (request.headers.get("Host") or "").strip()
+
+
+def _from_another_site(request: HttpRequest, host: str) -> bool:
+    """Whether a web page on another site made the browser send this request: an image, a fetch, a form.
+
+    Browsers say so in Sec-Fetch-Site (and in Origin when they send one). A top-level navigation
+    (a link followed, a bookmark) is allowed: it is the user's own click, and it shows the page
+    to the user rather than to the site.
+    """
+    headers = request.headers
+    navigation = headers.get("Sec-Fetch-Mode", "") == "navigate" and headers.get("Sec-Fetch-Dest", "") == "document"
+    if navigation:
+        return False
+    if headers.get("Sec-Fetch-Site", "").strip().lower() == "cross-site":
+        return True
+    origin = headers.get("Origin")
+    if origin is None:
+        return False
+    origin_host = urllib.parse.urlsplit(origin.strip()).netloc.lower()
+    return origin_host != host.lower()  # "null" (a sandboxed or file page) has no host: foreign too
+
+
+def token_cookie(host: str) -> str:
+    """The token cookie's name for a Host (``plotserve_token_9999``): one per port.
+
+    Browsers send a host's cookies to every port on it; a name per port keeps two plotserves on
+    one machine from overwriting each other's, and the port is the one the browser used, proxy or not.
+    """
+    port = host.rpartition(":")[2] if not host.endswith("]") and ":" in host else "80"
+    return f"{TOKEN_COOKIE}_{port if port.isdigit() else '80'}"
 
 
 def _host_name(header: str) -> str:
@@ -4106,7 +4804,129 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _DeadlineReader(io.RawIOBase):
+    """A socket read with a deadline for the whole request head, not just for each recv.
+
+    The deadline starts with the request's first byte: until then a keep-alive connection waits
+    for its next request as long as the idle time-out allows.
+    """
+
+    def __init__(self, sock: socket.socket, idle: float | None):
+        self.sock, self.idle = sock, idle
+        self.head_seconds: float | None = None  # for the head that is being read, once it starts
+        self.deadline: float | None = None
+
+    def start_head(self, seconds: float) -> None:
+        """A new request head is awaited: it will have ``seconds`` from its first byte."""
+        self.head_seconds, self.deadline = seconds, None
+
+    def end_head(self) -> None:
+        """The head has been read: no deadline for what follows."""
+        self.head_seconds = self.deadline = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        timeout = self.idle
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request head took too long")
+            timeout = left if timeout is None else min(timeout, left)
+        self.sock.settimeout(timeout)
+        count = self.sock.recv_into(buffer)
+        if count and self.head_seconds is not None and self.deadline is None:
+            self.deadline = time.monotonic() + self.head_seconds
+        return count
+
+
+@dataclasses.dataclass(eq=False)
+class _Slot:
+    """One open connection: who it is from and what it is doing since when."""
+
+    sock: socket.socket
+    client: str
+    phase: str = "head"  # head (reading a request), work (answering it), write (sending the answer)
+    since: float = dataclasses.field(default_factory=time.monotonic)
+    evicted: bool = False
+
+
+class ConnectionTable:
+    """Open connections counted per client address, each address held to its share.
+
+    A connection past a cap does not wait for a slow one to time out: it takes the slot of the
+    connection that has spent longest reading its request or writing its answer (slowloris and
+    slow readers), from its own address when that address is at its share, else from the
+    address holding the most. A connection is slow once it has spent ``slow_after`` seconds at
+    it: a normal client sends its request at once. When no connection is slow, a newcomer is refused.
+    """
+
+    slow_after = 1.0
+
+    def __init__(self, limit: int, per_client: int):
+        self.limit, self.per_client = limit, max(1, min(per_client, limit))
+        self.lock = threading.Lock()
+        self.slots: dict[socket.socket, _Slot] = {}
+        self.by_client: dict[str, set[_Slot]] = collections.defaultdict(set)
+        self.evictions = 0
+
+    def admit(self, sock: socket.socket, client: str) -> bool:
+        """Take a slot for a new connection, evicting a slow one if need be; False if none can be had."""
+        with self.lock:
+            victim = None
+            if len(self.by_client[client]) >= self.per_client:
+                victim = self._slowest(self.by_client[client])
+                if victim is None:
+                    return False
+            elif len(self.slots) >= self.limit:
+                busiest = max(self.by_client.values(), key=len)
+                victim = self._slowest(busiest) or self._slowest(self.slots.values())
+                if victim is None:
+                    return False
+            if victim is not None:
+                victim.evicted = True
+                self._drop(victim)
+                self.evictions += 1
+            slot = _Slot(sock, client)
+            self.slots[sock] = slot
+            self.by_client[client].add(slot)
+        if victim is not None:
+            with contextlib.suppress(OSError):  # wakes its thread: its read ends, or its write fails
+                victim.sock.shutdown(socket.SHUT_RDWR)
+        return True
+
+    def _slowest(self, slots) -> _Slot | None:
+        started = time.monotonic() - self.slow_after
+        slow = [slot for slot in slots if slot.phase != "work" and slot.since < started]
+        return min(slow, key=lambda slot: slot.since) if slow else None
+
+    def _drop(self, slot: _Slot) -> None:
+        if self.slots.get(slot.sock) is slot:
+            del self.slots[slot.sock]
+            self.by_client[slot.client].discard(slot)
+            if not self.by_client[slot.client]:
+                del self.by_client[slot.client]
+
+    def slot_of(self, sock: socket.socket) -> _Slot | None:
+        """The table's entry for a connection (None once it was evicted)."""
+        with self.lock:
+            return self.slots.get(sock)
+
+    def release(self, sock: socket.socket) -> None:
+        """Give a closed connection's slot back (nothing happens if it was evicted already)."""
+        with self.lock:
+            slot = self.slots.get(sock)
+            if slot is not None:
+                self._drop(slot)
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self.slots)
+
+
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+_WILDCARDS = ("0.0.0.0", "::", "")
 _REFUSAL = b"Too many open connections; try again soon.\n"
 _TOO_MANY_CONNECTIONS = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 2\r\n"
@@ -4119,7 +4939,9 @@ class PlotServer(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 64
+    # A burst of connections waits in the kernel's queue until accepted, and is then answered or
+    # refused at once; with a short queue the kernel drops SYNs and clients wait seconds to retry.
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -4128,6 +4950,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         *,
         handler_class: type = PlotRequestHandler,
         max_connections: int = 256,
+        max_connections_per_client: int | None = None,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
         quiet: bool = False,
@@ -4142,11 +4965,14 @@ class PlotServer(http.server.ThreadingHTTPServer):
         token = (secrets.token_urlsafe(24) if token is None else token) if not local else (token or "")
         allowed = {name.lower() for name in allow_hosts}
         if local:
-            allowed |= set(_LOOPBACK_NAMES)
+            allowed |= {*_LOOPBACK_NAMES, host.lower()}  # 127.0.0.2 too, as the URL printed names it
         elif allowed:
             allowed |= {host.lower(), socket.gethostname().lower()}
+            if host in _WILDCARDS:  # the URL printed names loopback
+                allowed |= set(_LOOPBACK_NAMES)
         self.quiet, self.local = quiet, local
-        self.connection_slots = threading.BoundedSemaphore(max_connections)  # one thread per open connection
+        # One thread per open connection; one address may hold half of them.
+        self.connections = ConnectionTable(max_connections, max_connections_per_client or max(1, max_connections // 2))
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler_class)
@@ -4172,7 +4998,9 @@ class PlotServer(http.server.ThreadingHTTPServer):
     def url(self) -> str:
         """The address to open on this machine, with the token where one is needed."""
         host, port = self.server_address[:2]
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+        # Every address means this machine's loopback too: the one address sure to work from here.
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/" + (f"?token={self.token}" if self.token else "")
 
     @property
@@ -4185,7 +5013,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
 
     def process_request(self, request, client_address) -> None:
         """Serve a connection in a thread of its own, or refuse it with 503 when all slots are taken."""
-        if not self.connection_slots.acquire(blocking=False):
+        if not self.connections.admit(request, client_address[0]):
             with contextlib.suppress(OSError):
                 request.settimeout(1.0)
                 request.sendall(_TOO_MANY_CONNECTIONS)
@@ -4196,14 +5024,14 @@ class PlotServer(http.server.ThreadingHTTPServer):
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.connection_slots.release()  # no thread started: nothing else will give the slot back
+            self.connections.release(request)  # no thread started: nothing else will give the slot back
             raise
 
     def process_request_thread(self, request, client_address) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.connection_slots.release()
+            self.connections.release(request)
 
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
@@ -4490,7 +5318,7 @@ def main(
             file=sys.stderr,
             flush=True,
         )
-    print(f"plotserve: serving {len(server.plots)} plots on {server.url}", flush=True)
+    print(f"plotserve: serving {plural(len(server.plots), 'plot')} on {server.url}", flush=True)
     if server.public_url:
         print(f"plotserve: published at {server.public_url}", flush=True)
     tunnel = ssh_tunnel(server, os.environ)

@@ -153,6 +153,8 @@ def plot_training(
         title = f"{log.name}: no epochs logged yet"
     if smooth > 1:
         title += f" (mean of {smooth})"
+    if fig.get_figwidth() < 4:  # a phone's picture: the title in two lines, not cut at both ends
+        title = title.replace(": ", ":\n", 1)
     loss_ax.set_title(title)
     # Below the axes, so the legend never hides a curve; in two rows on a narrow figure (a thumbnail).
     fig.legend(handles, labels, loc="outside lower center", ncols=len(labels) if fig.get_figwidth() >= 6 else 3)

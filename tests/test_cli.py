@@ -173,6 +173,14 @@ def test_a_file_with_functions_and_a_handler_subclass(tmp_path, browser_log, wor
     assert not log.exists(), "--no-browser opened a browser"
 
 
+def test_one_plot_is_one_plot_on_the_console(tmp_path):
+    source = tmp_path / "one.py"
+    source.write_text("def plot_line(ax):\n    ax.plot([1, 2])\n")
+    with serve(PLOTSERVE, str(source), "--port", "0", "--no-browser", "--workers", "0") as served:
+        assert served.line.startswith("plotserve: serving 1 plot on http://127.0.0.1:")
+        assert "1 plot. " in served.client.get("/").text
+
+
 def test_the_browser_is_opened_on_the_url(tmp_path, browser_log):
     log, fake_browser = browser_log
     with serve(PLOTSERVE, WAVES, "--port", "0", "--workers", "0", env=clean_env(BROWSER=fake_browser)) as served:

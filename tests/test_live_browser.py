@@ -88,8 +88,9 @@ def open_live_page(page, client):
 def test_page_shows_new_rows_and_never_a_broken_image(page, server, log_dir):
     open_live_page(page, server)
     status = page.locator("#status")
-    # Drawn within the page's moment, or fetched by the script after a placeholder.
-    assert re.fullmatch(r"rendered \d\d:\d\d:\d\d in \d+ ms · refreshes every 1 s|updated .+ · rendered in \d+ ms", status.inner_text())
+    # Drawn within the page's moment, or fetched by the script after a placeholder; then it watches.
+    after = r"(watching for changes|next check in 1 s|checking now)"
+    assert re.fullmatch(r"updated \d\d:\d\d:\d\d · rendered in \d+ ms · " + after, status.inner_text())
     page.evaluate(WATCH_IMAGE)
     shown = decode(page.evaluate(SHOWN_PIXELS))
     assert shown == served_pixels(server)
@@ -103,17 +104,18 @@ def test_page_shows_new_rows_and_never_a_broken_image(page, server, log_dir):
             timeout=10_000,
         )
         sources.append(page.evaluate("() => document.getElementById('plot').src"))
-        assert re.fullmatch(r"updated .+ · rendered in \d+ ms", status.inner_text())
+        assert re.fullmatch(r"updated \d\d:\d\d:\d\d · rendered in \d+ ms · (next check in 1 s|checking now)", status.inner_text())
         assert "failed" not in (status.get_attribute("class") or "")
         before, shown = shown, decode(page.evaluate(SHOWN_PIXELS))
         assert shown != before  # the new epoch is on screen ...
         assert shown == served_pixels(server)  # ... exactly as the server draws it now
     assert len(set(sources)) == 4
 
-    # A log the plot cannot read: the error image replaces the plot, and says so in the status.
+    # A log the plot cannot read: the failure box says why, once; the status line that it failed.
     (log_dir / training.LOG_NAME).write_text("not,a,training,log\n1,2,3,4\n")
     page.wait_for_function("() => document.getElementById('status').classList.contains('failed')", timeout=10_000)
-    assert status.inner_text().startswith("500: ")
+    assert status.inner_text().startswith("plot failed · ")
+    assert page.inner_text("#failure").startswith("500: ")
     # Mended: the plot comes back.
     training.write_training_log(log_dir / training.LOG_NAME, rows=40)
     page.wait_for_function("() => document.getElementById('status').textContent.startsWith('updated')", timeout=10_000)
@@ -144,7 +146,7 @@ def test_an_idle_page_holds_one_conditional_request_and_pause_drops_it(page, ser
 
     page.click("#pause")
     assert page.inner_text("#pause") == "Resume"
-    assert page.inner_text("#status") == "paused"
+    page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')")
     health_when(server, lambda health: health["waiting"] == 0, "the held request let go")  # its slot is free
     count = len(requests)
     page.wait_for_timeout(1_500)
@@ -196,7 +198,7 @@ def test_a_page_opened_on_a_failing_plot_recovers_by_itself(page, server, log_di
     page.goto(f"{server.url}/training?_refresh=1")
     assert page.locator("#failure pre.traceback").count() == 1  # the traceback, on the page
     assert page.locator("#status").get_attribute("class") == "status failed"
-    page.wait_for_function("() => { const img = document.getElementById('plot'); return img.complete && img.naturalWidth > 0; }")
+    assert page.locator("#plot").is_hidden()  # no error picture besides the box: the error is said once
 
     training.write_training_log(log_dir / training.LOG_NAME, rows=40)
     page.wait_for_function("() => document.getElementById('status').textContent.startsWith('updated')", timeout=10_000)

@@ -216,8 +216,8 @@ KIND_CASES = [
     ("ints", "input", {"type": "text"}, None, "3, 4,5", [3, 4, 5], "1, x", "item 2: expected a whole number"),
     ("floats", "input", {"type": "text"}, None, "0.5, 2", [0.5, 2.0], "1, 2, abc", "item 3: expected a number"),
     ("strings", "input", {"type": "text"}, None, "a, b c", ["a", "b c"], None, None),
-    ("optional_int", "input", {"type": "number", "placeholder": "None"}, None, "", None, "five", "expected a whole number"),
-    ("optional_float", "input", {"type": "number", "placeholder": "None"}, None, "", None, "1,5", "expected a number"),
+    ("optional_int", "input", {"type": "number", "placeholder": None}, None, "", None, "five", "expected a whole number"),
+    ("optional_float", "input", {"type": "number", "placeholder": None}, None, "", None, "1,5", "expected a number"),
     ("optional_choice", "select", {}, ["", "x", "y"], "", None, "z", "must be one of: x, y"),
     ("datafile", "select", {}, ["a.csv", "link_in", "sub/b.txt"], "sub/b.txt", in_data("sub/b.txt"), "missing.csv", "no such file"),
     ("untyped_int", "input", {"type": "number", "step": "1"}, None, "8", 8, "eight", "expected a whole number"),
@@ -237,6 +237,9 @@ def _expected(expected, data: pathlib.Path, client):
 
 
 def _same_value(actual, expected) -> None:
+    if isinstance(actual, plotserve.DataFile):  # names the file the server opened; checked is where it was
+        assert actual.name == expected.name and actual.parent == expected.parent
+        actual = actual.checked
     assert actual == expected
     assert type(actual) is type(expected), f"{actual!r} is a {type(actual).__name__}, expected a {type(expected).__name__}"
     if isinstance(expected, list):
@@ -523,13 +526,13 @@ def test_file_parameters_accept_files_under_the_data_directory(kinds, tree, text
     answer = kinds.get(f"/datafile.png?{urllib.parse.urlencode({'value': text})}")
     assert answer.status == 200
     value = received(kinds, "datafile")["value"]
-    assert isinstance(value, pathlib.Path) and value == tree.resolve() / relative
+    assert isinstance(value, pathlib.Path) and value.checked == tree.resolve() / relative
 
 
 def test_an_absolute_path_inside_the_data_directory_is_accepted(kinds, tree):
     absolute = str(tree.resolve() / "sub" / "b.txt")
     assert kinds.get(f"/datafile.png?{urllib.parse.urlencode({'value': absolute})}").status == 200
-    assert received(kinds, "datafile")["value"] == pathlib.Path(absolute)
+    assert received(kinds, "datafile")["value"].checked == pathlib.Path(absolute)
 
 
 def test_the_file_picker_lists_regular_files_under_the_data_directory_only(kinds, tree):
@@ -779,9 +782,12 @@ def test_a_raising_plot_shows_its_traceback(request, client, path, needle):
     answer = client.get(path)
     assert answer.status == 500
     document = parse_html(answer.text)
-    traceback = document.find("pre", cls="traceback").text
+    failure = document.find("div", id="failure")
+    traceback = failure.find("pre", cls="traceback").text
     assert traceback.startswith("Traceback (most recent call last):")
-    assert needle in traceback
+    headline = failure.find("p", cls="headline").text
+    assert needle in headline
+    assert headline not in traceback  # said once, in the headline; the frames under it
     assert "plotserve.py" not in traceback  # the plot's frames, not the server's
     image_path = path.replace("?", ".png?") if "?" in path else path + ".png"
     image = client.get(image_path)

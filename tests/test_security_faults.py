@@ -2,13 +2,18 @@
 and stopping the server while it works. Each must cost one request at most, never the server.
 """
 
+import collections
 import contextlib
+import errno
 import http.client
 import json
 import re
 import select
+import selectors
+import shutil
 import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -103,6 +108,38 @@ def test_idle_connections_are_closed_by_the_server(short_timeout, sent):
     else:
         assert received == b""  # no answer to half a request: just the close
     assert short_timeout.get("/ok.json").status == 200
+
+
+SLOWHTTPTEST = {"slow headers": ["-H"], "slow read": ["-X", "-k", "3"]}
+
+
+@pytest.mark.parametrize("mode", SLOWHTTPTEST)
+def test_a_normal_client_is_answered_during_a_slowhttptest_attack(mode):
+    if not shutil.which("slowhttptest"):
+        pytest.fail("slowhttptest is not installed: apt-get install slowhttptest")
+    with running_server(SEC_FAULTS, workers=0) as client:
+        # 500 connections at 100 a second, each sending a header line (or reading 5 bytes) every 10 s.
+        command = ["slowhttptest", *SLOWHTTPTEST[mode], "-c", "500", "-r", "100", "-i", "10", "-x", "24", "-p", "3", "-t", "GET"]
+        command += ["-u", f"http://127.0.0.1:{client.port}/", "-l", "15"]
+        tool = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        answers = []
+        try:
+            time.sleep(4)  # the attack has opened 400 connections: more than the 256 slots
+            for _ in range(30):
+                started = time.monotonic()
+                try:
+                    status = client.get("/ok.json", timeout=10).status
+                except OSError as error:
+                    status = type(error).__name__
+                answers.append((status, time.monotonic() - started))
+                time.sleep(0.2)
+        finally:
+            tool.terminate()
+            tool.wait(30)
+        latencies = [seconds for _, seconds in answers]
+        print(f"{mode}: normal client median {statistics.median(latencies) * 1000:.1f} ms, worst {max(latencies) * 1000:.1f} ms")
+        assert [status for status, _ in answers] == [200] * len(answers)
+        assert client.health()["status"] == "ok"
 
 
 # -- bounded concurrency --------------------------------------------------------------------------
@@ -301,21 +338,233 @@ def test_the_server_stops_promptly_and_leaves_no_workers(stop):
 
 def test_connections_beyond_the_cap_get_503_and_their_slots_come_back():
     request = b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    with running_server(SEC_FAULTS, workers=0, max_connections=4) as client:
-        held = [socket.create_connection(("127.0.0.1", client.port), timeout=10) for _ in range(4)]
+    with running_server(SEC_FAULTS, workers=0, max_connections=4, max_connections_per_client=4, max_pending=8) as client:
+        held = [socket.create_connection(("127.0.0.1", client.port), timeout=30) for _ in range(4)]
         try:
-            for sock in held:  # each one has its thread: the answer proves the server took it
-                sock.sendall(b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                assert sock.recv(12) == b"HTTP/1.1 200"
+            for sock in held:  # four renders under way: every slot is busy working
+                sock.sendall(b"GET /-/health.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # no render: answered at once
+                assert sock.recv(12) == b"HTTP/1.1 200"  # the answer proves the server took it
+                sock.sendall(f"GET /slow.png?seconds=3&n={unique()} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            deadline = time.monotonic() + 30
+            while [slot.phase for slot in client.server.connections.slots.values()] != ["work"] * 4:
+                assert time.monotonic() < deadline, "the four renders did not start"
+                time.sleep(0.02)
             refused = exchange(client.port, request)
             assert refused.startswith(b"HTTP/1.1 503 ")
             assert b"Retry-After: 2\r\n" in refused and refused.endswith(b"Too many open connections; try again soon.\n")
         finally:
             for sock in held:
                 sock.close()
-        deadline = time.monotonic() + 10
-        while not exchange(client.port, request).startswith(b"HTTP/1.1 200 "):  # the threads see the close and end
+        deadline = time.monotonic() + 15
+        while len(client.server.connections):  # the renders end, the threads see the close and end
             assert time.monotonic() < deadline, "the slots of closed connections did not come back"
             time.sleep(0.05)
         for _ in range(12):  # three times the cap, one after another: every slot is given back
             assert exchange(client.port, request).startswith(b"HTTP/1.1 200 ")
+
+
+def _closed_by_server(sock: socket.socket, seconds: float = 10) -> bool:
+    """Whether the server closed this connection (EOF or reset) within the time given."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+class PatientHandler(plotserve.PlotRequestHandler):
+    """Time-outs far longer than the test, so that only an eviction can close a connection in it."""
+
+    timeout = 120
+    head_deadline = 120
+
+
+def test_a_newcomer_past_the_cap_takes_the_slot_of_the_slowest_connection():
+    options = dict(workers=0, max_connections=8, max_connections_per_client=4, handler_class=PatientHandler)
+    with running_server(SEC_FAULTS, **options) as client:
+        slow = []
+        try:
+            for _ in range(4):  # from 127.0.0.1: the address's whole share, each half-way through its headers
+                sock = socket.create_connection(("127.0.0.1", client.port), timeout=10)
+                sock.sendall(b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1\r\n")
+                slow.append(sock)
+                time.sleep(0.05)  # an order of age
+            time.sleep(plotserve.ConnectionTable.slow_after)  # long enough at it to count as slow
+            # The same address again: it is answered, and the oldest slow connection made way for it.
+            assert client.get("/ok.json", timeout=10).status == 200
+            assert _closed_by_server(slow[0])
+            assert not _closed_by_server(slow[3], seconds=0.5)
+            # Another address has its own share: nothing of 127.0.0.1's is evicted for it.
+            other = http.client.HTTPConnection("127.0.0.1", client.port, timeout=10, source_address=("127.0.0.2", 0))
+            other.request("GET", "/ok.json")
+            assert other.getresponse().status == 200
+            other.close()
+            assert not _closed_by_server(slow[3], seconds=0.5)
+            assert client.server.connections.evictions >= 1
+        finally:
+            for sock in slow:
+                sock.close()
+
+
+class TwoSecondHead(plotserve.PlotRequestHandler):
+    """A 1 s time-out between reads and 2 s for a whole request head, so that the test of it is short."""
+
+    timeout = 1
+    head_deadline = 2
+
+
+def test_a_request_head_has_a_deadline_however_its_lines_trickle_in():
+    with running_server(SEC_FAULTS, workers=0, handler_class=TwoSecondHead) as client:
+        with socket.create_connection(("127.0.0.1", client.port), timeout=15) as sock:
+            sock.sendall(b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            sent = 0
+            closed = False
+            while sent < 20 and not closed:  # a line every 0.5 s: each read is well within the 1 s time-out
+                try:
+                    sock.sendall(b"X-Slow: %d\r\n" % sent)
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                sent += 1
+                closed = _closed_by_server(sock, seconds=0.5)
+        assert closed, "the server kept a connection whose head took 10 s"
+        assert sent < 10, f"the server read {sent} header lines, 0.5 s apart, before letting go"
+        assert client.get("/ok.json").status == 200
+
+
+def _burst(port: int, count: int, seconds: float) -> dict:
+    """Open ``count`` connections at once, each asking one thing: how many got which status line, or none."""
+    request = b"GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    selector = selectors.DefaultSelector()
+    received: dict = {}
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setblocking(False)
+        assert sock.connect_ex(("127.0.0.1", port)) in (0, errno.EINPROGRESS)
+        selector.register(sock, selectors.EVENT_WRITE)
+        received[sock] = b""
+    deadline = time.monotonic() + seconds
+    while selector.get_map() and time.monotonic() < deadline:
+        for key, events in selector.select(timeout=0.5):
+            sock = key.fileobj
+            if events & selectors.EVENT_WRITE:
+                try:
+                    sock.send(request)
+                except OSError:
+                    selector.unregister(sock)
+                    continue
+                selector.modify(sock, selectors.EVENT_READ)
+                continue
+            try:
+                chunk = sock.recv(65536)
+            except OSError:
+                chunk = b""
+            received[sock] += chunk
+            if not chunk:
+                selector.unregister(sock)
+    outcome = collections.Counter(data[9:12].decode() if data.startswith(b"HTTP/1.1 ") else "no answer" for data in received.values())
+    for sock in received:
+        sock.close()
+    return outcome
+
+
+def test_a_burst_of_a_thousand_connections_is_answered_or_refused_at_once():
+    with running_server(SEC_FAULTS, workers=0) as client:
+        # ss shows a listening socket's backlog as its Send-Q: the kernel queues that many unaccepted connections.
+        command = [shutil.which("ss") or "ss", "-Hltn", f"sport = :{client.port}"]
+        listing = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        assert int(listing.split()[2]) >= 1000, listing
+        # A kernel queue too short drops SYNs, and their clients retry after 1, 3, 7 s...: 10 s is ample otherwise.
+        outcome = _burst(client.port, 1000, seconds=10)
+        print(f"1,000 connections at once: {dict(outcome)}")
+        assert outcome["no answer"] == 0, outcome
+        # One address may hold half the 256 slots: at least that many are served, the rest refused at once.
+        assert set(outcome) <= {"200", "503"} and outcome["200"] >= 128, outcome
+        assert client.get("/ok.json").status == 200
+
+
+# -- renders shared between clients ------------------------------------------------------------------
+
+
+def _get_from(port: int, path: str, source: str, headers: dict | None = None, timeout: float = 60):
+    """One GET from a given loopback source address: (status, headers, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=(source, 0))
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_view_gets_its_last_picture_marked_stale_while_the_renderers_are_busy():
+    with running_server(SEC_FAULTS, workers=1, max_pending=1, timeout=30) as client:
+        wait_for_workers(client, 1)
+        view = f"/ok.png?view={unique()}"  # no input files: its picture is only good for 2 s
+        first = client.get(view)
+        assert first.status == 200 and "x-plotserve-stale" not in first.headers
+        busy = threading.Thread(target=_get_from, args=(client.port, f"/slow.png?seconds=6&n={unique()}", "127.0.0.2"), daemon=True)
+        busy.start()  # another client's render takes the only place in the queue
+        deadline = time.monotonic() + 10
+        while client.server.renderer.pending < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        time.sleep(2.2)  # the view's picture is older than its 2 s now: a fresh one would be drawn
+        again = client.get(view)
+        assert again.status == 200, again.headers.get("x-plotserve-error")
+        assert again.headers["x-plotserve-stale"] and again.headers["warning"].startswith("110 ")
+        assert again.body == first.body and again.headers["etag"] == first.headers["etag"]
+        revalidated = client.get(view, {"If-None-Match": first.headers["etag"]})
+        assert revalidated.status == 304 and revalidated.headers["etag"] == first.headers["etag"]
+        assert revalidated.headers["x-plotserve-stale"]
+        # A view with no picture yet has nothing to fall back on: it waits its turn, within its client's share.
+        assert client.get(f"/ok.png?view={unique()}").status == 200
+        busy.join(30)
+        assert client.get(view).status == 200
+        assert "x-plotserve-stale" not in client.get(view).headers  # fresh again once the renderer is free
+        assert client.health()["stale"] >= 2
+
+
+def test_one_client_flooding_renders_leaves_room_for_another():
+    with running_server(SEC_FAULTS, workers=1, max_pending=4, timeout=60) as client:
+        wait_for_workers(client, 1)
+        stop = threading.Event()
+        flood: list = []
+
+        def flooder() -> None:
+            while not stop.is_set():
+                status, headers, _ = _get_from(client.port, f"/slow.png?seconds=0.3&n={unique()}", "127.0.0.1")
+                flood.append((status, headers.get("x-plotserve-error", "")))
+
+        threads = [threading.Thread(target=flooder, daemon=True) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(1)  # the flood fills what it may of the queue
+            other = [_get_from(client.port, f"/ok.png?view={unique()}", "127.0.0.2")[0] for _ in range(5)]  # fresh views each
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+        assert other == [200] * 5, other
+        statuses = collections.Counter(status for status, _ in flood)
+        assert statuses[503] and statuses[200], statuses  # the flood was refused its excess, not all of it
+        # While the other client wanted a place, the flood was held to half the queue of 4, not all of it.
+        held = [int(match.group(1)) for _, error in flood if (match := re.search(r"this client has (\d+) renders", error))]
+        assert held and min(held) < 4, collections.Counter(held)
+
+
+def test_the_page_says_when_it_shows_the_last_picture_of_a_busy_server(page):
+    with running_server(SEC_FAULTS, workers=1, max_pending=1, timeout=30) as client:
+        wait_for_workers(client, 1)
+        page.goto(f"{client.url}/ok?view={unique()}&_refresh=1")  # a live view, checked every second
+        page.wait_for_function("() => document.querySelector('#status').textContent.includes('updated')", timeout=30_000)
+        busy = threading.Thread(target=_get_from, args=(client.port, f"/slow.png?seconds=8&n={unique()}", "127.0.0.2"), daemon=True)
+        busy.start()  # another client's render takes the only place in the queue
+        page.wait_for_function("() => document.querySelector('#status').textContent.includes('server busy')", timeout=15_000)
+        assert page.evaluate("document.getElementById('plot').naturalWidth") == 800  # the last picture stays
+        busy.join(30)
+        page.wait_for_function("() => !document.querySelector('#status').textContent.includes('server busy')", timeout=15_000)
+        assert page.errors == []

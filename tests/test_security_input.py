@@ -3,9 +3,13 @@
 After each one the server must still be serving: every test ends by asking it for its health.
 """
 
+import collections
 import os
+import pathlib
 import re
 import secrets
+import subprocess
+import sys
 import urllib.parse
 
 import pytest
@@ -17,6 +21,7 @@ SOURCES = ROOT / "tests" / "sources"
 SEC_FILES = str(SOURCES / "sec_files.py")
 SEC_FAULTS = str(SOURCES / "sec_faults.py")
 TRAINING = str(ROOT / "plots" / "training.py")
+FRAMES = str(SOURCES / "frames.py")
 SECRET = "SECRET-" + secrets.token_hex(8)  # lives in a file outside the data directory
 FILE_CAP = 4096  # bytes: Limits(max_file_bytes=...) for the file tests
 
@@ -202,10 +207,16 @@ def files(tmp_path_factory):
     (data / "link_zero").symlink_to("/dev/zero")
     (data / "link_in").symlink_to(data / training.LOG_NAME)
     (data / "loop").symlink_to(data / "loop")
+    (data / ".env").write_text(f"epoch,loss\n1,{SECRET}\n")  # hidden: never read, never listed
+    (data / ".git").mkdir()
+    (data / ".git" / "config").write_text(f"epoch,loss\n1,{SECRET}\n")
+    (data / "link_hidden").symlink_to(data / ".env")
+    os.link(outside / "secret.txt", data / "hard_out")  # a second name for a file outside
     limits = plotserve.Limits(data_dir=data, max_file_bytes=FILE_CAP)
     module = plotserve.load_source(SEC_FILES)
-    with running_server(SEC_FILES, TRAINING, workers=0, limits=limits) as client:
+    with running_server(SEC_FILES, TRAINING, FRAMES, workers=0, limits=limits) as client:
         client.calls = module.CALLS
+        client.reads = module.READS
         client.base = base
         yield client
 
@@ -243,6 +254,12 @@ def _refused_names() -> list[tuple[str, int]]:
         ("C:/x.csv", 403),
         ("c:x.csv", 403),
         ("..%5coutside%5csecret.txt", 403),
+        (".env", 403),
+        ("./.env", 403),
+        ("sub/../.env", 403),
+        (".git/config", 403),
+        ("link_hidden", 403),
+        ("hard_out", 403),
         ("fifo", 400),
         ("sub", 400),
         ("sub/", 400),
@@ -278,13 +295,15 @@ def test_file_parameters_are_refused_before_the_plot_runs(files, value, status):
 
 def test_the_refusal_says_why(files):
     errors = {}
-    for value in ("../outside/secret.txt", "big.bin", "fifo", "s3://bucket/x", "~root"):
+    for value in ("../outside/secret.txt", "big.bin", "fifo", "s3://bucket/x", "~root", ".", "sub/.."):
         errors[value] = answer_json(files.get(f"/read.json?log={value}"))["errors"]["log"]
     assert errors["../outside/secret.txt"] == "that file is outside the data directory"
     assert errors["big.bin"] == f"file is over the {FILE_CAP} byte limit"
-    assert errors["fifo"] == "not a regular file"
+    assert errors["fifo"] == errors["."] == errors["sub/.."] == "not a regular file"
     assert errors["s3://bucket/x"].startswith("URLs, drive and network paths are not accepted")
     assert errors["~root"].startswith("~ paths are not accepted")
+    assert answer_json(files.get("/read.json?log=.env"))["errors"]["log"] == "hidden files (names starting with .) are not accepted"
+    assert answer_json(files.get("/read.json?log=hard_out"))["errors"]["log"] == "files with more than one hard link are not accepted"
 
 
 def test_refusals_do_not_tell_whether_a_file_exists_outside(files):
@@ -302,7 +321,86 @@ def test_files_inside_the_data_directory_are_read(files, value):
     assert answer.status == 200, answer.headers.get("x-plotserve-error")
     assert answer.image().size == (300, 200)
     assert len(files.calls) == calls + 1
-    assert files.calls[-1].is_relative_to(files.base / "data")
+    given = files.calls[-1]
+    assert isinstance(given, pathlib.Path)  # a path, which names the file the server opened
+    expected = (files.base / "data" / value).resolve()
+    assert given.relative == pathlib.PurePosixPath(expected.relative_to(files.base / "data").as_posix())
+    assert given.name == expected.name  # its own name, for titles
+    assert files.reads[-1] == (expected.name, expected.read_bytes())
+
+
+@pytest.mark.parametrize("swapped, plot", [("file", "read"), ("folder", "read"), ("file", "echo")])
+def test_a_file_swapped_for_a_link_after_the_check_is_never_read(files, swapped, plot):
+    """A writer in the data directory flips a checked name between a real file and a link to one outside.
+
+    ``read`` takes a file parameter and records what it read; ``echo`` takes a table (a DataFrame
+    parameter, parsed by plotserve) and fails with a summary of it, its first value included.
+    """
+    data, outside = files.base / "data", files.base / "outside"
+    name = f"swap-{plot}.csv" if swapped == "file" else f"swapdir-{plot}/inner.csv"
+    real = data / f"real-{swapped}-{plot}"
+    (outside / "table.csv").write_text(f"secret\n{SECRET}\n")
+    if swapped == "file":
+        real.write_text("epoch,loss\n1,0.25\n")
+    else:
+        real.mkdir()
+        (real / "inner.csv").write_text("epoch,loss\n1,0.25\n")
+        (outside / "dir" / "inner.csv").write_text(f"epoch,loss\n1,{SECRET}\n")
+    target = data / name.partition("/")[0]
+    link_to = (outside / "table.csv" if plot == "echo" else outside / "secret.txt") if swapped == "file" else outside / "dir"
+    # Another process flips it as fast as it can, as another user writing there could.
+    flip = (
+        "import os, sys, time\n"
+        "real, link_to, target = sys.argv[1:]\n"
+        "while True:\n"
+        "    os.rename(real, target)\n"  # the real file or folder, as the server checks it
+        "    time.sleep(0.001)\n"
+        "    os.rename(target, real)\n"
+        "    os.symlink(link_to, target)\n"  # a link to outside, as the plot would open it
+        "    time.sleep(0.001)\n"
+        "    os.unlink(target)\n"
+    )
+    flipper = subprocess.Popen([sys.executable, "-c", flip, str(real), str(link_to), str(target)])
+    reads = len(files.reads)
+    answers = []
+    parameter = "log" if plot == "read" else "data"
+    try:
+        for view in range(200):  # each a distinct view: rendered, not found in the cache
+            answers.append(files.get(f"/{plot}.png?{parameter}={name}&{'view' if plot == 'read' else 'tag'}={view}", timeout=20))
+    finally:
+        flipper.kill()
+        flipper.wait(10)
+        if target.is_symlink():
+            target.unlink()
+    statuses = collections.Counter(answer.status for answer in answers)
+    print(statuses)
+    assert set(statuses) <= {200, 400, 403, 500}
+    leaked = [answer for answer in answers if SECRET in answer.body.decode("utf-8", "replace") + " ".join(answer.headers.values())]
+    assert leaked == [], f"{len(leaked)} of {len(answers)} answers showed the file outside"
+    for answer in answers:
+        assert_nothing_leaked(answer)
+    if plot == "read":
+        read = [data for _, data in files.reads[reads:]]
+        assert read, "the plot never ran: the test tried nothing"
+        leaked_reads = sum(SECRET.encode() in data for data in read)
+        assert leaked_reads == 0, f"{leaked_reads} of {len(read)} reads got the file outside"
+    else:
+        assert any('"first": "1"' in answer.headers.get("x-plotserve-error", "") for answer in answers), "the table was never read"
+    assert_healthy(files)
+
+
+def test_messages_name_data_files_by_their_path_in_the_data_directory(files):
+    for suffix in ("", ".png", ".json"):
+        answer = files.get(f"/fail{suffix}?log=sub/inner.csv")
+        if suffix == ".json":
+            assert answer_json(answer)["values"]["log"] == "sub/inner.csv"
+            continue
+        assert answer.status == 500
+        assert answer.headers["x-plotserve-error"] == "ValueError: cannot parse sub/inner.csv: b'epoch'"
+        text = answer.body.decode("utf-8", "replace")
+        assert str(files.base) not in text and "/proc/" not in text
+        if suffix == "":
+            assert "cannot parse sub/inner.csv" in text
 
 
 def test_the_file_picker_lists_only_regular_files_inside(files):
@@ -311,6 +409,7 @@ def test_the_file_picker_lists_only_regular_files_inside(files):
     options = set(re.findall(r'<option value="([^"]*)"', page.text))
     assert {"training_log.csv", "sub/inner.csv", "at_cap.bin", "link_in"} <= options
     assert not options & {"link_out", "link_zero", "link_dir_out/secret.txt", "fifo", "loop", "sub"}
+    assert not options & {".env", ".git/config", "link_hidden", "hard_out"}  # refused, so not offered
     assert SECRET not in page.text
 
 
@@ -450,7 +549,8 @@ def test_non_latin_header_values_break_nothing(inprocess):
         b"Authorization: token \xff\r\nConnection: close\r\n\r\n",
     )
     assert status_of(raw) == 200
-    assert status_of(exchange(inprocess.port, b"GET / HTTP/1.1\r\nHost: \xff\xfe\r\nConnection: close\r\n\r\n")) == 403
+    # Not a host name at all: unreadable (RFC 9112 section 3.2), not merely a name this server does not answer to.
+    assert status_of(exchange(inprocess.port, b"GET / HTTP/1.1\r\nHost: \xff\xfe\r\nConnection: close\r\n\r\n")) == 400
     assert_healthy(inprocess)
 
 

@@ -5,6 +5,7 @@ for "bound to anything but loopback": they ask for a token even when reached ove
 """
 
 import contextlib
+import http.client
 import http.cookies
 import json
 import re
@@ -36,6 +37,11 @@ def split_response(raw: bytes) -> tuple[int, list[bytes], bytes]:
 
 def header_dict(lines: list[bytes]) -> dict[str, str]:
     return {line.partition(b":")[0].decode().lower(): line.partition(b":")[2].strip().decode("latin-1") for line in lines}
+
+
+def cookie_name(client) -> str:
+    """The token cookie's name for a server asked at 127.0.0.1:its port."""
+    return plotserve.token_cookie(f"127.0.0.1:{client.port}")
 
 
 def request_bytes(method: str, target: str, *headers: str) -> bytes:
@@ -119,14 +125,14 @@ def test_token_is_generated_off_loopback_and_printed_in_the_url(exposed):
 )
 def test_wrong_or_missing_token_is_403(exposed, how):
     token = exposed.server.token
-    wrong = "x" + token[1:]
+    wrong = ("y" if token.startswith("x") else "x") + token[1:]  # never the token itself (1 in 64 start with x)
     path, headers = "/wave.json", {}
     if how == "query":
         path += "?token=" + wrong
     elif how == "header":
         headers["Authorization"] = f"token {wrong}"
     elif how == "cookie":
-        headers["Cookie"] = f"{plotserve.TOKEN_COOKIE}={wrong}"
+        headers["Cookie"] = f"{cookie_name(exposed)}={wrong}"
     elif how == "prefix":
         path += "?token=" + token[:-1]
     elif how == "longer":
@@ -160,12 +166,12 @@ def test_query_token_sets_a_strict_cookie_and_drops_itself_from_the_address(expo
     # any prefix; Path=/ would hand the token to every other application behind the same proxy.
     assert "path" not in attributes
     cookie = http.cookies.SimpleCookie(raw_cookie)
-    assert cookie[plotserve.TOKEN_COOKIE].value == token
+    assert cookie[cookie_name(exposed)].value == token
     # The browser follows the redirect with the cookie: now the page answers.
-    followed = exposed.get(answer.headers["location"][1:], {"Cookie": f"{plotserve.TOKEN_COOKIE}={token}"})
+    followed = exposed.get(answer.headers["location"][1:], {"Cookie": f"{cookie_name(exposed)}={token}"})
     assert followed.status == 200
     assert json.loads(followed.body)["values"]["cycles"] == 2
-    image = exposed.get("/wave.png", {"Cookie": f"other=1; {plotserve.TOKEN_COOKIE}={token}"})
+    image = exposed.get("/wave.png", {"Cookie": f"other=1; {cookie_name(exposed)}={token}"})
     assert image.status == 200
     assert image.image().size == (800, 500)
 
@@ -219,7 +225,7 @@ def test_token_is_never_logged(capfd):
             client.get(f"/wave.json?x={token}"),
             client.get(f"/wave.json?token={token}x"),
             client.get("/wave.json", {"Authorization": f"token {token}"}),
-            client.get("/wave.json", {"Cookie": f"{plotserve.TOKEN_COOKIE}={token}"}),
+            client.get("/wave.json", {"Cookie": f"{cookie_name(client)}={token}"}),
             client.get(f"/nope?token={token}", method="HEAD"),
             client.get(f"/wave.json?token={token}", method="POST"),
         ]
@@ -269,7 +275,7 @@ def test_empty_token_turns_authentication_off_with_a_warning():
         ("evil.example:{port}", 403),
         ("127.0.0.1.evil.example", 403),
         ("localhost.evil.example:{port}", 403),
-        ("evil.example#@127.0.0.1", 403),
+        ("evil.example#@127.0.0.1", 400),  # not a host name: unreadable, not merely foreign
         ("[::2]:{port}", 403),
         ("localhost:{port}", 200),
         ("LOCALHOST:{port}", 200),
@@ -484,3 +490,150 @@ def test_non_ascii_text_from_the_query_is_escaped_in_utf8(local):
     assert f'value="{escaped}"' in answer.text  # the form shows what was typed
     assert "<i>" not in answer.text
     assert answer.headers["x-plotserve-error"].isascii()
+
+
+def test_the_token_cookie_is_named_for_the_port():
+    same = secrets.token_hex(8)  # one token for both, so only the name can tell their cookies apart
+    options = dict(workers=0, address=("0.0.0.0", 0), token=same)
+    with running_server(WAVES, **options) as one, running_server(WAVES, **options) as two:
+        names = set()
+        for client in (one, two):
+            cookie = http.cookies.SimpleCookie(client.get(f"/wave.json?token={same}").headers["set-cookie"])
+            names |= set(cookie)
+            assert set(cookie) == {f"plotserve_token_{client.port}"}
+        assert len(names) == 2  # two servers on one machine: neither overwrites the other's cookie
+        # The other port's cookie, or the unnamed one, is not this server's.
+        assert one.get("/wave.json", {"Cookie": f"{cookie_name(two)}={same}"}).status == 403
+        assert one.get("/wave.json", {"Cookie": f"plotserve_token={same}"}).status == 403
+        assert one.get("/wave.json", {"Cookie": f"{cookie_name(one)}={same}"}).status == 200
+
+
+# -- the printed URL ----------------------------------------------------------------------------------
+
+
+def _open_as_printed(url: str) -> int:
+    """Open a URL exactly as printed, as a browser would: follow the token's redirect with its cookie."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request("GET", parts.path + ("?" + parts.query if parts.query else ""))
+        answer = connection.getresponse()
+        answer.read()
+        if answer.status != 303:
+            return answer.status
+        cookie = answer.getheader("Set-Cookie").partition(";")[0]
+        connection.request("GET", urllib.parse.urljoin(parts.path, answer.getheader("Location")), headers={"Cookie": cookie})
+        followed = connection.getresponse()
+        followed.read()
+        return followed.status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "args, shown",
+    [
+        (["--host", "127.0.0.2"], "127.0.0.2"),
+        (["--host", "::"], "[::1]"),
+        (["--host", "::1"], "[::1]"),
+        (["--host", "0.0.0.0", "--allow-host", "plots.example"], "127.0.0.1"),
+        (["--host", "::", "--allow-host", "plots.example"], "[::1]"),
+    ],
+)
+def test_the_url_printed_at_start_up_works_as_printed(args, shown):
+    with cli(WAVES, *args) as (_, url):
+        assert urllib.parse.urlsplit(url).netloc.rpartition(":")[0] == shown
+        assert _open_as_printed(url) == 200, url
+
+
+# -- Host, request target and ETag, read strictly ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head, status",
+    [
+        ("GET /ok.json HTTP/1.1\r\n", 400),  # HTTP/1.1 without Host
+        ("GET /ok.json HTTP/1.1\r\nHost:\r\n", 400),
+        ("GET /ok.json HTTP/1.1\r\nHost:  \r\n", 400),
+        ("GET /ok.json HTTP/1.1\r\nHost: localhost:evil\r\n", 400),
+        ("GET /ok.json HTTP/1.1\r\nHost: 127.0.0.1:80:80\r\n", 400),
+        ("GET /ok.json HTTP/1.1\r\nHost: user@127.0.0.1\r\n", 400),
+        ("GET /ok.json HTTP/1.1\r\nHost: [::1\r\n", 400),
+        ("GET /ok.json HTTP/1.0\r\n", 200),  # HTTP/1.0 may leave Host out
+        ("GET /ok.json HTTP/1.1\r\nHost: localhost:1\r\n", 200),
+        ("GET /ok.json HTTP/1.1\r\nHost: [::1]\r\n", 200),
+        ("GET http://evil.example/ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n", 403),  # the target's authority is the one that counts
+        ("GET http://127.0.0.1/ok.json HTTP/1.1\r\nHost: evil.example\r\n", 200),
+        ("GET http://localhost:evil/ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n", 400),
+        ("GET ftp://127.0.0.1/ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n", 400),
+        ("GET http://evil.example:80@127.0.0.1/ok.json HTTP/1.1\r\nHost: 127.0.0.1\r\n", 400),
+    ],
+)
+def test_host_and_request_target_are_read_strictly(local, head, status):
+    raw = exchange(local.port, (head + "Connection: close\r\n\r\n").encode())
+    assert split_response(raw)[0] == status, raw[:300]
+
+
+def test_a_304_carries_the_images_own_etag(local):
+    etag = local.get("/ok.png?n=6").headers["etag"]
+    for given in (f'"other", {etag}', f"W/{etag}", "*", f'{etag}, "other"'):
+        answer = local.get("/ok.png?n=6", {"If-None-Match": given})
+        assert answer.status == 304
+        assert answer.headers["etag"] == etag, given
+
+
+# -- other web sites -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, 403),  # <img> elsewhere
+        ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, 403),  # fetch() elsewhere
+        ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, 403),
+        ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200),  # a link followed
+        ({"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, 200),
+        ({"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}, 200),
+        ({"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200),  # typed or bookmarked
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Origin": "http://127.0.0.1:{port}"}, 200),
+        ({}, 200),  # curl, scripts
+    ],
+)
+def test_requests_that_other_sites_make_are_refused(local, headers, status):
+    headers = {name: value.format(port=local.port) for name, value in headers.items()}
+    renders = local.health()["renders"]
+    answer = local.get(f"/ok.png?view={secrets.randbelow(10**9)}", headers)
+    assert answer.status == status
+    assert local.health()["renders"] == renders + (status == 200)  # a refused one costs no render
+
+
+def test_a_page_on_another_site_cannot_make_the_browser_render(local, page, tmp_path):
+    """Real Chromium on a page from 127.0.0.2 (another site) with an image, a fetch and a link to plotserve."""
+    import functools
+    import http.server
+    import threading
+
+    target = f"http://127.0.0.1:{local.port}"
+    (tmp_path / "attack.html").write_text(
+        f'<img id="img" src="{target}/ok.png?view=424242">'
+        f'<a id="link" href="{target}/ok?view=434343">plots</a>'
+        f"<script>fetch('{target}/ok.png?view=444444', {{mode: 'no-cors'}}).catch(() => null)</script>"
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    other = http.server.ThreadingHTTPServer(("127.0.0.2", 0), handler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        renders = local.health()["renders"]
+        page.goto(f"http://127.0.0.2:{other.server_address[1]}/attack.html")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.getElementById('img').naturalWidth") == 0  # refused, so not drawn
+        assert local.health()["renders"] == renders
+        page.click("#link")  # the user's own click: a top-level navigation is answered
+        page.wait_for_load_state("networkidle")
+        assert page.url.startswith(f"{target}/ok")
+        assert page.locator("h1").count() == 1 and "403" not in page.title()
+    finally:
+        other.shutdown()
+        other.server_close()

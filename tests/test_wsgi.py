@@ -289,7 +289,8 @@ SAME = [
     "/index.json?token=x",
 ]
 COMPARED_HEADERS = ("content-type", "location", "x-plotserve-error", "etag", "content-disposition", "cache-control", "allow")
-RENDER_TIME = re.compile(rb"rendered \d\d:\d\d:\d\d in \d+ ms")
+# When and how fast each server drew its picture: the status line and the data the page script reads.
+RENDER_TIME = re.compile(rb'updated \d\d:\d\d:\d\d \xc2\xb7 rendered in \d+ ms|data-rendered-at="\d+" data-render-ms="\d+"')
 
 
 def comparable(answer) -> tuple:

@@ -9,14 +9,22 @@ import pathlib
 from matplotlib.figure import Figure
 
 CALLS: list[pathlib.Path] = []
+READS: list[tuple[str, bytes]] = []  # (the file's name as the plot sees it, what it read)
 
 
-def plot_read(log: pathlib.Path) -> Figure:
-    """Open the file, count its bytes and draw the count."""
+def plot_read(log: pathlib.Path, view: int = 0) -> Figure:
+    """Open the file, count its bytes and draw the count (view only makes views distinct)."""
     CALLS.append(log)
-    size = len(pathlib.Path(log).read_bytes())
+    data = pathlib.Path(log).read_bytes()
+    READS.append((log.name, data))
+    size = len(data)
     fig = Figure(figsize=(3, 2))
     ax = fig.add_subplot()
     ax.bar([0], [size])
     ax.set_title(f"{size} bytes")
     return fig
+
+
+def plot_fail(log: pathlib.Path):
+    """Fail with the file's path in the message, as a library that could not parse it would."""
+    raise ValueError(f"cannot parse {log}: {pathlib.Path(log).read_bytes()[:5]!r}")
