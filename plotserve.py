@@ -3325,16 +3325,15 @@ exploreImage();
       failure.append(headline);
       (img.closest(".canvas") || img).before(failure);
     }
-    // A render that failed after the page came: the failed-plot page's box, traceback and all, in
-    // place of the short one. The server remembers the failure a few seconds: this draws nothing again.
+    // A render that failed after the page came: the failed-plot page's traceback under the box's
+    // headline. The server remembers the failure a few seconds: asking for the page draws nothing again.
     async function showTraceback() {
-      if (img.id !== "plot") return;
+      const shown = box.querySelector(".failure");
+      if (img.id !== "plot" || !shown || shown.querySelector("pre.traceback")) return;
       const response = await fetch(location.href, { cache: "no-store" });
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const failure = page.getElementById("failure");
-      if (!failure) return;
-      box.querySelector(".failure")?.remove();
-      (img.closest(".canvas") || img).before(document.adoptNode(failure));
+      const traceback = page.querySelector("#failure pre.traceback");
+      if (traceback) shown.append(document.adoptNode(traceback));
     }
     function clearFailure() {
       failed = false;
@@ -3353,7 +3352,7 @@ exploreImage();
       clearTimeout(timer);
       nextAt = null;
       let delay = period;
-      const held = Boolean(etag);
+      const held = Boolean(etag) && !now;  // r asks for an answer now: a plain conditional GET
       watching = held;
       showStatus();
       asking = new AbortController();
@@ -3362,7 +3361,7 @@ exploreImage();
         const response = await fetch(imageUrl(held), { headers, cache: "no-store", signal: asking.signal });
         unreachable = false;
         watching = response.headers.get("X-Plotserve-Watch") === "held";
-        if (response.status !== 503 && (watching || (!held && response.ok))) delay = 0;
+        if (response.status !== 503 && (watching || (!held && (response.ok || response.status === 304)))) delay = 0;
         showSourceError(response.headers.get("X-Plotserve-Source-Error"));
         if (response.status === 404) { location.reload(); return; }  // the plot was removed: its 404 page says so
         // The server was too busy to draw it afresh: the picture (new or kept) is its last one.
@@ -3383,8 +3382,7 @@ exploreImage();
       } finally {
         busy = false;
         asking = null;
-        schedule(againNow ? 0 : delay);
-        againNow = false;
+        if (againNow) { againNow = false; refresh(true); } else schedule(delay);
       }
     }
     // The page came before its picture: count on a placeholder of its size while the browser loads
@@ -3412,6 +3410,7 @@ exploreImage();
             etag = response.headers.get("ETag");
             updated = Date.parse(response.headers.get("Last-Modified")) || Date.now();
             renderMs = response.headers.get("X-Plotserve-Render-Ms");
+            img.dataset.renderedAt = String(updated);  // as if it had come with the page
             delay = 0;
           } else {
             img.hidden = true;
