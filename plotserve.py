@@ -3406,7 +3406,8 @@ exploreImage();
           const response = await fetch(img.currentSrc || img.src, { method: "HEAD", cache: "no-store" });
           if (response.ok) {
             img.hidden = false;
-            if (img.naturalWidth) fitToPicture(img);
+            // Loaded from its URL alone (not a srcset, whose naturalWidth is already in CSS pixels).
+            if (placeholder && img.naturalWidth) fitToPicture(img);
             etag = response.headers.get("ETag");
             updated = Date.parse(response.headers.get("Last-Modified")) || Date.now();
             renderMs = response.headers.get("X-Plotserve-Render-Ms");

@@ -36,6 +36,11 @@ PAGES = [
 ]
 
 
+PICTURES_SHOWN = (
+    "() => !document.getElementById('rendering') && [...document.images].every(img => img.hidden || (img.complete && img.naturalWidth > 0))"
+)
+
+
 def main(output: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -60,7 +65,9 @@ def main(output: str | None = None) -> None:
                     page = context.new_page()
                     for name, path in PAGES:
                         page.goto(base + path)
-                        page.wait_for_load_state("networkidle")
+                        # A live page keeps a request held open for changes: wait for its pictures, not an idle network.
+                        page.wait_for_function(PICTURES_SHOWN, timeout=60_000)
+                        page.wait_for_timeout(300)
                         target = folder / f"{name}-{viewport_name}-{scheme}.png"
                         page.screenshot(path=str(target), full_page=True)
                         print(target)
