@@ -105,6 +105,13 @@ def running_server(*sources: str, address=("127.0.0.1", 0), **options):
         thread.join(10)
 
 
+@pytest.fixture
+def log_dir(tmp_path) -> pathlib.Path:
+    """A data directory of the test's own, with a 30-epoch training log the test may append to."""
+    training.write_training_log(tmp_path / training.LOG_NAME, rows=30)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory) -> pathlib.Path:
     """A data directory holding the examples' training log."""

@@ -116,12 +116,6 @@ def test_a_bad_value_spoils_only_its_own_picture(examples):
 # -- in Chromium ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def log_dir(tmp_path):
-    training.write_training_log(tmp_path / training.LOG_NAME, rows=30)
-    return tmp_path
-
-
 ALL_DRAWN = "() => [...document.querySelectorAll('img[data-src]')].every(i => i.complete && i.naturalWidth > 0)"
 
 

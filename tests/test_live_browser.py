@@ -50,12 +50,6 @@ SET_VISIBILITY = """hidden => {
 
 
 @pytest.fixture
-def log_dir(tmp_path):
-    training.write_training_log(tmp_path / training.LOG_NAME, rows=30)
-    return tmp_path
-
-
-@pytest.fixture
 def server(log_dir):
     with running_server(*EXAMPLES, limits=plotserve.Limits(data_dir=log_dir), workers=1) as client:
         yield client

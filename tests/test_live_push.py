@@ -24,12 +24,6 @@ SLOW = str(ROOT / "tests" / "sources" / "live_slow.py")
 
 
 @pytest.fixture
-def log_dir(tmp_path) -> pathlib.Path:
-    training.write_training_log(tmp_path / training.LOG_NAME, rows=30)
-    return tmp_path
-
-
-@pytest.fixture
 def server(log_dir):
     with running_server(*EXAMPLES, SLOW, limits=plotserve.Limits(data_dir=log_dir), workers=2) as client:
         yield client

@@ -20,20 +20,14 @@ IMAGE_SHOWN = "() => { const img = document.getElementById('plot'); return !img.
 SRC_CHANGED = "previous => { const src = document.getElementById('plot').src; return src.startsWith('blob:') && src !== previous; }"
 
 
-@pytest.fixture
-def log_dir(tmp_path):
-    training.write_training_log(tmp_path / training.LOG_NAME, rows=30)
-    return tmp_path
+def src(page) -> str:
+    return page.evaluate("() => document.getElementById('plot').src")
 
 
 @pytest.fixture
 def server(log_dir):
     with running_server(*EXAMPLES, SLOW, limits=plotserve.Limits(data_dir=log_dir), workers=2) as client:
         yield client
-
-
-def src(page) -> str:
-    return page.evaluate("() => document.getElementById('plot').src")
 
 
 def test_an_appended_log_reaches_the_open_page_with_default_settings(page, server, log_dir):
