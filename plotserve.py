@@ -86,6 +86,7 @@ except ModuleNotFoundError as missing:  # double-clicked, or run with another Py
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from a server
 
 import matplotlib.colors
+import matplotlib.lines
 import matplotlib.units
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase
@@ -106,6 +107,9 @@ MAX_COMPARE = 12  # pictures side by side
 # The view of the picture, applied after the plot has drawn: zoom, scales, grid and theme.
 XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME = "_xlim", "_ylim", "_axes", "_logx", "_logy", "_grid", "_theme"
 THEMES = ("light", "dark")
+# Long plain lines are drawn from the first, last, lowest and highest point of each pixel column
+# (M4); _decimate=false draws every point.
+DECIMATE = "_decimate"
 MAX_AXES_INDEX = 999
 WAIT = "_wait"  # on an image: hold this conditional GET up to that many seconds until the view changes
 # A plot whose files plotserve watches is pushed as they change; the period is for plots with no
@@ -847,6 +851,7 @@ class View:
     logy: bool = False
     grid: bool = False
     theme: str = ""  # "light" or "dark" when asked for; "" lets the page follow the browser
+    decimate: bool = True  # long plain lines drawn from 4 points per pixel column (decimate_lines)
 
     def pairs(self, *, image: bool) -> list[tuple[str, str]]:
         """The query pairs that stand for this view; an image's say only what changes its pixels."""
@@ -860,6 +865,8 @@ class View:
         pairs += [(name, "true") for name, on in ((LOGX, self.logx), (LOGY, self.logy), (GRID, self.grid)) if on]
         if self.theme == "dark" or (self.theme and not image):
             pairs.append((THEME, self.theme))
+        if not self.decimate:
+            pairs.append((DECIMATE, "false"))
         return pairs
 
 
@@ -892,7 +899,19 @@ def _parse_view(raw: dict, errors: dict) -> View:
             found["theme"] = raw[THEME].strip()
         else:
             errors[THEME] = f"must be one of: {', '.join(THEMES)}"
+    _parse_decimate(raw, errors, found)
     return View(**found)
+
+
+def _parse_decimate(raw: dict, errors: dict, found: dict) -> None:
+    """``_decimate``: on unless turned off (left out or empty, it stays on)."""
+    text = raw.get(DECIMATE, "").strip().lower()
+    if DECIMATE in errors or text in ("", *_TRUE):
+        return
+    if text in _FALSE:
+        found["decimate"] = False
+    else:
+        errors[DECIMATE] = f"expected true or false, got {raw[DECIMATE][:40]!r}"
 
 
 @dataclasses.dataclass
@@ -931,7 +950,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, WAIT, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, WAIT, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME, DECIMATE}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -1617,9 +1636,10 @@ def render_plot(
             apply_view(figure, view)
             if fmt == FIGURE_FORMAT:
                 return pickle.dumps(figure), []
+            points = decimate_lines(figure, view, fmt, dpi)
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
-            return buffer.getvalue(), axes_geometry(figure, dpi)
+            return buffer.getvalue(), axes_geometry(figure, dpi, points)
         except ViewRefused:
             raise
         except RecursionError as error:
@@ -1747,10 +1767,11 @@ def _axis_geometry(axis, limits: tuple[float, float]) -> dict:
     return record
 
 
-def axes_geometry(figure: Figure, dpi: float) -> list[dict]:
+def axes_geometry(figure: Figure, dpi: float, points: dict | None = None) -> list[dict]:
     """For each Axes of a drawn figure, in the figure's order: its box in the picture saved at
-    ``dpi`` (image pixels, origin top left: left, top, right, bottom), and its axes' scales and
-    limits (``limits[0]`` at the box's left or bottom edge)."""
+    ``dpi`` (image pixels, origin top left: left, top, right, bottom), its axes' scales and
+    limits (``limits[0]`` at the box's left or bottom edge), and the points of its lines: how
+    many the plot gave and how many were drawn (``points``: decimate_lines' counts)."""
     width, height = (float(inches * dpi) for inches in figure.get_size_inches())
     found = []
     for index, ax in enumerate(figure.axes):
@@ -1764,9 +1785,130 @@ def axes_geometry(figure: Figure, dpi: float) -> list[dict]:
                 "y": _axis_geometry(ax.yaxis, ax.get_ylim()),
                 "kind": "colorbar" if _is_colorbar(ax) else ax.name,  # "rectilinear", "polar", "3d", ...
                 "visible": bool(ax.get_visible() and ax.axison),
+                "points": _line_points(ax, points or {}),
             }
         )
     return found
+
+
+# -- long lines, drawn from what their pixels can show ------------------------------------------
+# A line of millions of points costs Agg (and an SVG's size) per point, though the picture has a
+# few hundred pixel columns. Of the points that fall in one column, the first, the last, the lowest
+# and the highest (M4) draw the same column: the line enters and leaves where it did and spans the
+# same height. It is done at draw time, when the layout is final, from the line's full data each
+# time, and only where that is exact: plain solid lines on linear or log axes, x sorted.
+
+DECIMATE_ABOVE = 4  # points per column of the Axes before a line is decimated
+# Columns are half pixels: the strokes of a column's 4 points then cover its width as the full
+# line's do, and an SVG or PDF keeps its detail at a 2x zoom.
+COLUMNS_PER_PIXEL = 2
+
+
+def decimate_lines(figure: Figure, view: View, fmt: str, dpi: float) -> dict:
+    """Make each long plain line of the figure draw from 4 points per pixel column; returns the counts.
+
+    The counts, filled in as the lines are drawn, are {line: (points drawn, points given)}. The lines
+    keep their full data until the figure is drawn; nothing is changed where ``view.decimate`` is off.
+    """
+    counts: dict = {}
+    if not view.decimate:
+        return counts
+    # Display units are pixels for a PNG; for a vector format they are points (1/72 in).
+    per_unit = COLUMNS_PER_PIXEL * (1.0 if fmt == "png" else dpi / 72)
+    for ax in figure.axes:
+        if ax.name != "rectilinear" or ax.get_xscale() not in ("linear", "log") or ax.get_yscale() not in ("linear", "log"):
+            continue
+        for line in ax.get_lines():
+            if _decimable(line, ax):
+                line.draw = functools.partial(_draw_decimated, line, line.draw, per_unit, counts, {})
+    return counts
+
+
+def _decimable(line, ax: Axes) -> bool:
+    """A plain line: solid, no markers, no steps, no effects, in data coordinates, clipped to its Axes."""
+    return (
+        type(line) is matplotlib.lines.Line2D
+        and line.get_drawstyle() == "default"
+        and line.get_marker() in (None, "None", "", " ")
+        and line.get_linestyle() == "-"
+        and not line.get_path_effects()
+        and line.get_clip_on()
+        and line.get_transform() is ax.transData
+        and line.get_markevery() is None
+    )
+
+
+def _draw_decimated(line, draw, per_unit: float, counts: dict, full: dict, renderer) -> None:
+    """Draw ``line`` with its M4 points for the layout being drawn (a figure may be drawn twice)."""
+    if not full:  # the first draw: the plot's data, as floats (dates converted), before any change
+        xy = line.get_xydata()
+        full.update(x=xy[:, 0], y=xy[:, 1], sorted=None)
+    x, y = full["x"], full["y"]
+    if full["sorted"] is None:
+        full["sorted"] = bool(len(x) > 1 and numpy.all(x[1:] >= x[:-1]))  # False where x has a NaN
+    keep = _m4_indices(line.axes, x, y, per_unit) if full["sorted"] else None
+    if keep is None:
+        if full.get("decimated"):
+            line.set_data(x, y)
+        full["decimated"] = False
+        counts[line] = (len(x), len(x))
+    else:
+        line.set_data(x[keep], y[keep])
+        full["decimated"] = True
+        counts[line] = (len(keep), len(x))
+    draw(renderer)
+
+
+def _m4_indices(ax: Axes, x, y, per_unit: float):
+    """The indices of the points to draw: first, lowest, highest and last of each pixel column.
+
+    ``x`` is sorted. None where the line is short for its Axes (at most DECIMATE_ABOVE points per
+    column in view) or broken into too many pieces to gain anything. A point that is not drawn (NaN,
+    infinite, or not positive on a log axis) is kept: it is a break in the line, and stays one.
+    """
+    left, right = ax.bbox.x0, ax.bbox.x1  # display units: pixels, or points for a vector format
+    columns = math.ceil((right - math.floor(left)) * per_unit)
+    if columns < 1 or len(x) <= DECIMATE_ABOVE * columns:
+        return None
+    edges = math.floor(left) + numpy.arange(columns + 1) / per_unit
+    # The x of each column's edge in data units: the Axes' own transform, so log scales and dates hold.
+    inverse = ax.transData.inverted()
+    data_edges = inverse.transform(numpy.column_stack([edges, numpy.full(len(edges), ax.bbox.y0)]))[:, 0]
+    data_edges = numpy.sort(data_edges)  # an inverted x axis runs right to left
+    bounds = numpy.searchsorted(x, data_edges)
+    if bounds[-1] - bounds[0] <= DECIMATE_ABOVE * columns:
+        return None  # zoomed in: few points in view, drawn as they are
+    drawn = numpy.isfinite(y)
+    if ax.get_yscale() == "log":
+        drawn &= y > 0
+    if ax.get_xscale() == "log":
+        drawn &= x > 0
+    flips = numpy.flatnonzero(drawn[1:] != drawn[:-1]) + 1  # where a break starts or ends
+    if len(flips) > DECIMATE_ABOVE * columns:
+        return None  # more gaps than columns: little to gain
+    # Runs of drawn points within one column (the ones before the Axes and after it are one each),
+    # and runs of breaks, each kept as its first point.
+    starts = numpy.unique(numpy.concatenate([[0], bounds, flips]))
+    starts = starts[starts < len(x)]
+    ends = numpy.append(starts[1:], len(x))
+    lengths = numpy.where(drawn[starts], ends - starts, 1)
+    short = lengths <= 4
+    counts = lengths[short]
+    kept = [numpy.repeat(starts[short], counts) + numpy.arange(counts.sum()) - numpy.repeat(numpy.cumsum(counts) - counts, counts)]
+    for start, end in zip(starts[~short].tolist(), ends[~short].tolist(), strict=True):
+        run = y[start:end]
+        kept.append(numpy.array([start, start + int(run.argmin()), start + int(run.argmax()), end - 1]))
+    return numpy.unique(numpy.concatenate(kept))
+
+
+def _line_points(ax: Axes, points: dict) -> dict:
+    """How many points the lines of an Axes have, and how many of them were drawn."""
+    total = drawn = 0
+    for line in ax.get_lines():
+        given = len(line.get_xdata(orig=False))
+        line_drawn, line_total = points.get(line, (given, given))
+        drawn, total = drawn + line_drawn, total + line_total
+    return {"total": total, "drawn": drawn}
 
 
 @functools.lru_cache(maxsize=64)  # a failing plot is asked again on every refresh: draw its picture once
@@ -3779,7 +3921,7 @@ def _explore_bar(plot: Plot, request: Request) -> str:
     kept = "".join(
         f'<input type="hidden" name="{name}" value="{e(value)}" form="plot-form">'
         for name, value in view.pairs(image=False)
-        if name in (XLIM, YLIM, AXES, THEME)
+        if name in (XLIM, YLIM, AXES, THEME, DECIMATE)
     )
     reset, hint = "", "drag a box to zoom"
     if view.xlim or view.ylim:
