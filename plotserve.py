@@ -713,6 +713,31 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffi
     return found
 
 
+def machine_memory() -> int:
+    """Bytes of memory this machine has, or the container's limit (cgroup v2) if lower; 0 if unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
+    with contextlib.suppress(OSError, ValueError):
+        total = min(total, int(pathlib.Path("/sys/fs/cgroup/memory.max").read_text()))  # "max" when there is none
+    return total
+
+
+MIN_DATA_CACHE = 128 << 20
+
+
+def default_data_cache_bytes(processes: int | None = None) -> int:
+    """Bytes of parsed data files one render process keeps by default: an eighth of the machine's
+    memory shared among its render processes (one per core unless told), at least 128 MB.
+
+    On a 16 GB laptop with 8 cores that is 256 MB a process; on a 24 GB box with 2 cores, 1.5 GB:
+    a log the machine holds easily (a 5,000,000-row CSV of 6 columns is 240 MB parsed) stays parsed.
+    """
+    processes = (os.cpu_count() or 1) if processes is None else max(1, processes)
+    return max(MIN_DATA_CACHE, machine_memory() // 8 // processes)
+
+
 @dataclasses.dataclass
 class Limits:
     """What a request may ask of the server; set from the command line."""
@@ -721,7 +746,7 @@ class Limits:
     max_file_bytes: int = 1 << 30
     max_pixels: int = 25_000_000
     max_dpi: int = 600
-    data_cache_bytes: int = 128 << 20  # parsed data files each render process keeps
+    data_cache_bytes: int = dataclasses.field(default_factory=default_data_cache_bytes)  # parsed data each render process keeps
 
 
 def _parse_number(param_kind: str, text: str):
@@ -1951,13 +1976,7 @@ def default_max_memory(workers: int) -> int:
     container's memory limit (cgroup v2) counts as the machine's memory. 0 (no limit) where the
     size of memory is unknown.
     """
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return 0
-    with contextlib.suppress(OSError, ValueError):
-        total = min(total, int(pathlib.Path("/sys/fs/cgroup/memory.max").read_text()))  # "max" when there is none
-    return total // 2 // max(1, workers)
+    return machine_memory() // 2 // max(1, workers)
 
 
 # -- reading data files ---------------------------------------------------------------------------
@@ -1980,6 +1999,7 @@ class _Frame:
     columns: tuple  # the header, for parsing appended lines on their own
     dtypes: dict  # column -> dtype before the read options: appended lines are cast to them
     nbytes: int
+    uses: int = 1  # renders that took it: a page watching a log takes it again on every change
 
 
 def _copy_on_write() -> bool:
@@ -2063,6 +2083,7 @@ class FrameCache:
                     self.entries.move_to_end(key)
             if entry is not None and (entry.mtime_ns, entry.size) == (info.st_mtime_ns, info.st_size):
                 self._count("data_hits")
+                entry.uses += 1
                 return entry.frame
             if entry is not None and info.st_size > entry.size and self._only_grew(file, entry):
                 file.seek(entry.size)
@@ -2077,7 +2098,9 @@ class FrameCache:
                     frame = pandas.concat([entry.frame, lines], ignore_index=table.index_col is None)
                     tail = (entry.tail + added)[-_TAIL_BYTES:]
                     nbytes = entry.nbytes + int(lines.memory_usage(deep=True).sum())
-                    grown = dataclasses.replace(entry, frame=frame, mtime_ns=info.st_mtime_ns, size=info.st_size, tail=tail, nbytes=nbytes)
+                    grown = dataclasses.replace(
+                        entry, frame=frame, mtime_ns=info.st_mtime_ns, size=info.st_size, tail=tail, nbytes=nbytes, uses=entry.uses + 1
+                    )
                     self._keep(key, grown)
                     self._count("data_extensions")
                     self._count("data_rows_parsed", len(lines))
@@ -2129,8 +2152,14 @@ class FrameCache:
             self.entries[key] = entry
             self.bytes += entry.nbytes
             while self.bytes > self.max_bytes:
-                _, dropped = self.entries.popitem(last=False)
+                dropped = self.entries.pop(self._victim(key))
                 self.bytes -= dropped.nbytes
+
+    def _victim(self, newest: tuple) -> tuple:
+        """The entry to drop: the least recently used of those taken once (not the one just
+        kept), else the least recently used: a log that open pages watch outlasts one-off files."""
+        once = (key for key, entry in self.entries.items() if entry.uses <= 1 and key != newest)
+        return next(once, next(iter(self.entries)))
 
     def _count(self, name: str, amount: int = 1) -> None:
         with self.lock:
@@ -5326,7 +5355,15 @@ CLI = {
     "workers": ("render processes (default: one per core); 0 renders in the server process", "option", "w", int, None, "N"),
     "timeout": ("seconds one render may take (default 30)", "option", "t", float, None, "S"),
     "cache_mb": ("megabytes of rendered images to keep (default 8)", "option", "c", float, None, "MB"),
-    "data_cache_mb": ("megabytes of parsed data files each render process keeps (default 128)", "option", "C", float, None, "MB"),
+    "data_cache_mb": (
+        "megabytes of parsed data files each render process keeps (default: an eighth of this machine's memory "
+        "shared among the workers, at least 128)",
+        "option",
+        "C",
+        float,
+        None,
+        "MB",
+    ),
     # plac gives an option without a short flag only a one-dash name (-max-dpi): every option has one.
     "max_pixels": ("largest image, in megapixels (default 25)", "option", "M", float, None, "MP"),
     "max_dpi": ("highest dpi a request may ask for (default 600)", "option", "D", int, None, "N"),
@@ -5371,7 +5408,7 @@ def main(
     workers: int | None = None,
     timeout: float = 30.0,
     cache_mb: float = 8.0,
-    data_cache_mb: float = 128.0,
+    data_cache_mb: float | None = None,
     max_pixels: float = 25.0,
     max_dpi: int = 600,
     max_file_mb: float = 1024.0,
@@ -5404,7 +5441,7 @@ def main(
         max_file_bytes=int(max_file_mb * 2**20),
         max_pixels=int(max_pixels * 1e6),
         max_dpi=max_dpi,
-        data_cache_bytes=int(data_cache_mb * 2**20),
+        data_cache_bytes=default_data_cache_bytes(workers) if data_cache_mb is None else int(data_cache_mb * 2**20),
     )
     if list_:
         plots = discover_plots(sources)

@@ -1,0 +1,101 @@
+"""Benchmark long lines: the render of a line of 5k to 5M points, decimated and not.
+
+Run from anywhere (paths are taken from this file)::
+
+    python bench/bench_lines.py               # 7 repeats, about two minutes
+    python bench/bench_lines.py --repeat 3    # quicker
+
+A real plotserve (one worker process, on 127.0.0.1 and an ephemeral port) serves a plot that
+draws a random walk of N points with ``ax.plot`` (the walk is made once per worker and kept, as
+a plot keeps a loaded array). Each request asks for a new title, so each is a real render (no
+cached picture); the time is the whole HTTP request. Sizes and modes are interleaved, and every
+time is given as a ratio to the 5,000-point render of the same run.
+"""
+
+import argparse
+import http.client
+import pathlib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import plotserve  # noqa: E402
+
+PLOTS = '''\
+import functools
+
+import numpy as np
+
+
+@functools.lru_cache(maxsize=8)
+def walk(points):
+    return np.arange(points, dtype=float), np.cumsum(np.random.default_rng(1).standard_normal(points))
+
+
+def plot_line(ax, points: int = 5000, title: str = ""):
+    """A random walk of ``points`` points, drawn with ax.plot."""
+    ax.plot(*walk(points))
+    ax.set_title(title)
+'''
+
+SIZES = (5_000, 50_000, 500_000, 5_000_000)
+TARGET = 1.5  # 5M points within 1.5x of 5k, decimated
+
+
+def timed_get(port: int, path: str) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    started = time.perf_counter()
+    connection.request("GET", path)
+    answer = connection.getresponse()
+    answer.read()
+    seconds = time.perf_counter() - started
+    connection.close()
+    if answer.status != 200:
+        raise SystemExit(f"bench: {path} answered {answer.status}: {answer.getheader('X-Plotserve-Error')}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--format", default="png", choices=("png", "svg", "pdf"))
+    args = parser.parse_args()
+    times: dict[tuple[int, bool], list[float]] = {(size, on): [] for size in SIZES for on in (True, False)}
+    with tempfile.TemporaryDirectory(prefix="plotserve-bench-lines-") as name:
+        source = pathlib.Path(name) / "lines.py"
+        source.write_text(PLOTS)
+        server = plotserve.PlotServer(("127.0.0.1", 0), [str(source)], workers=1, timeout=300, quiet=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        try:
+            for size in SIZES:  # the walks made, and the worker warm
+                timed_get(port, f"/line.{args.format}?points={size}&title=warm")
+            for repeat in range(args.repeat):
+                for size in SIZES:
+                    for on in (True, False):
+                        query = f"points={size}&title=r{repeat}" + ("" if on else "&_decimate=false")
+                        times[size, on].append(timed_get(port, f"/line.{args.format}?{query}"))
+        finally:
+            server.shutdown()
+            server.server_close()
+    median = {key: statistics.median(values) for key, values in times.items()}
+    base = median[SIZES[0], True]
+    print(f"{args.format.upper()}, one worker, medians of {args.repeat}, ratios to the 5,000-point decimated render")
+    print()
+    print("| points | decimated | ratio to 5k | `_decimate=false` | ratio to 5k | decimation's gain |")
+    print("|---|---|---|---|---|---|")
+    for size in SIZES:
+        on, off = median[size, True], median[size, False]
+        print(f"| {size:,} | {on * 1000:.0f} ms | {on / base:.2f}x | {off * 1000:.0f} ms | {off / base:.2f}x | {off / on:.1f}x |")
+    ratio = median[SIZES[-1], True] / base
+    print()
+    print(f"target: {SIZES[-1]:,} points within {TARGET}x of {SIZES[0]:,}: {ratio:.2f}x, {'met' if ratio <= TARGET else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
