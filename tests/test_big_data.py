@@ -4,10 +4,12 @@ keep asking for outlasts files asked for once.
 How often a file was parsed is read from the render processes' counters in /-/health.json.
 """
 
+import json
 import os
 import pathlib
 
 import pandas as pd
+import pytest
 from conftest import ROOT, running_server
 
 import plotserve
@@ -50,3 +52,37 @@ def test_a_log_asked_for_again_and_again_outlasts_files_asked_for_once(tmp_path)
         assert (health["data_parses"], health["data_hits"]) == (3, 2)
         draw("once.csv", 2)
         assert client.health()["data_parses"] == 4
+
+
+def seen(client, path: str) -> dict:
+    """What the plot said it was given (it fails with a JSON summary as its message)."""
+    answer = client.get(path)
+    assert answer.status == 500, answer.headers
+    return json.loads(answer.headers["x-plotserve-error"].removeprefix("ValueError: "))
+
+
+def append_rows(path: pathlib.Path, start: int, stop: int) -> None:
+    with path.open("a") as file:
+        file.writelines(f"{step},{1 / (step + 1)}\n" for step in range(start, stop))
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_log_grown_in_place_is_the_frame_a_full_parse_gives(tmp_path, workers):
+    log = tmp_path / "log.csv"
+    write_rows(log, 1000)
+    with running_server(FRAMES, limits=plotserve.Limits(data_dir=tmp_path), workers=workers) as client:
+        assert seen(client, "/echo.png?data=log.csv")["rows"] == 1000
+        for tag, rows in enumerate(range(1010, 1100, 10), 1):
+            append_rows(log, rows - 10, rows)
+            # A plot that writes to its frame, every way it can, between two appends, spoils nothing.
+            spoiled = seen(client, f"/spoil.png?data=log.csv&tag={tag}")
+            summary = seen(client, f"/echo.png?data=log.csv&tag={tag}")
+            assert spoiled == summary == {**summary, "rows": rows, "first": "0", "last": str(rows - 1), "dtypes": ["int64", "float64"]}
+        health = client.health()
+        assert (health["data_parses"], health["data_extensions"], health["data_rows_parsed"]) == (1, 9, 1090)
+        grown = client.get("/lines.png?data=log.csv&scale=2")
+    # The rows themselves, as a full parse reads them: the same picture from a server that parses the file once.
+    with running_server(FRAMES, limits=plotserve.Limits(data_dir=tmp_path), workers=workers) as fresh:
+        whole = fresh.get("/lines.png?data=log.csv&scale=2")
+        assert fresh.health()["data_extensions"] == 0
+    assert grown.status == whole.status == 200 and grown.body == whole.body
