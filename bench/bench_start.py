@@ -10,6 +10,7 @@ Three servers draw the same convergence plot (the same function, written with py
 - **classic**: the one-file recipe plotserve grew out of, written below: a ``BaseHTTPRequestHandler``
   that imports matplotlib at start and draws ``?mode=plot&graph=plot_NAME`` to a PNG;
 - **plotserve**: ``python plotserve.py convergence.py --port P --no-browser``, asked ``/convergence.png``;
+- **plotserve -m**: the same as ``python -m plotserve ...`` (as the installed ``plotserve`` command runs it);
 - **flask**: a Flask app under gunicorn (one sync worker), if both are installed (Flask may be
   installed for the interpreter the virtual environment was made from; it is found there).
 
@@ -174,6 +175,12 @@ def commands(folder: pathlib.Path, kinds: list[str]) -> dict:
             ],
             "/convergence.png",
         ),
+        # As a module (python -m plotserve, or the installed plotserve command): Python reuses the
+        # compiled bytecode of plotserve.py, which it compiles afresh each time it runs it as a script.
+        "plotserve -m": (
+            lambda port: [python, "-m", "plotserve", str(folder / "convergence.py"), "-p", str(port), "--no-browser", "--quiet"],
+            "/convergence.png",
+        ),
     }
     if "flask" in kinds:
         gunicorn = pathlib.Path(python).with_name("gunicorn")
@@ -202,7 +209,7 @@ def commands(folder: pathlib.Path, kinds: list[str]) -> dict:
 
 def first_png(command: list[str], path: str, folder: pathlib.Path, port: int) -> float:
     """Seconds from the command to the first PNG."""
-    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH", "")]))}
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), str(REPO), os.environ.get("PYTHONPATH", "")]))}
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=folder, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -229,7 +236,7 @@ def first_png(command: list[str], path: str, folder: pathlib.Path, port: int) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--kinds", default="classic,plotserve,flask")
+    parser.add_argument("--kinds", default="classic,plotserve,plotserve -m,flask")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="plotserve-bench-start-") as name:
         folder = pathlib.Path(name)
