@@ -10,6 +10,22 @@ and an image that refreshes while the data underneath it changes. ``/NAME.png`` 
 ``.pdf``) is the image, ``/NAME.json`` its parameters; ``/index.json`` lists the plots.
 With no source, plotserve serves the examples in ``plots/`` next to this file.
 
+MAP: the sections below, in the order data flows through them, and where to start reading.
+
+- Discovery and parameters: a function becomes a ``Plot`` of ``Param`` records
+  (``discover_plots``); a query becomes a ``Request`` (``parse_query``), data-file paths are checked
+  (``resolve_data_file``).
+- Watching and reloading: ``Watcher`` for a change (held requests wait on files' stamps);
+  ``Reloader`` imports edited sources again.
+- Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
+  ``InProcessRenderer``; ``FrameCache`` for parsed data; ``ImageService`` for the ETag, the
+  ``RenderCache`` and shared renders.
+- HTML pages: ``plot_page``, ``index_page``, ``compare_page`` and their JSON twins (``plot_json``).
+- HTTP handler and server: ``PlotApp.respond`` for a request (routes in ``PlotApp.PATHS`` and
+  ``PlotApp.SUFFIXES``); ``PlotRequestHandler`` and ``make_app`` (WSGI) are thin adapters around it.
+- Command line: ``main``, whose signature is the command line; ``--get``.
+- Exports: ``write_export`` writes views to HTML, PDF or a folder.
+
 SECURITY: plotserve runs the plot code you give it; that code is trusted. Requests are not:
 only discovered plots can be called, every value is parsed against the plot's signature, file
 parameters only reach regular files under the data directory, and everything shown in HTML is
