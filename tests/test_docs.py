@@ -144,3 +144,15 @@ def test_the_module_map_names_the_sections_in_order_and_objects_that_exist():
         for part in name.split("."):
             assert hasattr(obj, part), name
             obj = getattr(obj, part)
+
+
+def test_every_measurement_names_the_command_that_reproduces_it():
+    """Each subsection of docs/performance.md's measurements runs a script of bench/ that exists."""
+    text = (ROOT / "docs" / "performance.md").read_text()
+    measurements = text.split("\n## Measurements\n", 1)[1].split("\n## ", 1)[0]
+    sections = re.split(r"^### .*$", measurements, flags=re.M)[1:]
+    assert len(sections) >= 4
+    for section in sections:
+        scripts = re.findall(r"`python (bench/[\w.]+\.py)[^`]*`", section)
+        assert scripts, section[:200]
+        assert all((ROOT / script).is_file() for script in scripts), scripts
