@@ -4150,8 +4150,18 @@ class HttpRequest:
     gone: typing.Callable[[], bool] = lambda: False
 
 
+# JSON safe wherever it lands, as Django's json_script writes it: inlined in an HTML page, a
+# "</script>" in a title or an error cannot end the script. Outside strings JSON has none of these.
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def json_bytes(data) -> bytes:
+    """Every JSON text plotserve writes: indented, ``<``, ``>`` and ``&`` escaped as ``\\u003c``, ``\\u003e``, ``\\u0026``."""
+    return json.dumps(data, indent=2, default=str).translate(_JSON_ESCAPES).encode()
+
+
 def _json_response(data, status: int = 200) -> Response:
-    return Response(status, json.dumps(data, indent=2, default=str).encode(), JSON)
+    return Response(status, json_bytes(data), JSON)
 
 
 def refused_view(view: Request, refused: ParamsRefused) -> Request:
