@@ -2,8 +2,8 @@
 
 The server checks a file parameter when it parses the query; the render process opens the file again
 later. Whatever happened to the file in between, the answer is the one the server's own check would
-have given: 400 with the field's message (a file that is gone or is now a folder), never a 500, and
-never a path of the server's.
+have given: 400 with the field's message (a file that is gone or is now a folder), 403 for a link
+out of the data directory, never a 500, and never a path of the server's.
 """
 
 import json
@@ -81,14 +81,24 @@ def test_a_file_written_and_deleted_while_asked_for_never_gives_a_500(tmp_path, 
     assert 200 in statuses and 400 in statuses, statuses  # the file was there for some answers and not for others
 
 
-@pytest.mark.parametrize("replace", ["deleted", "folder"])
+OUTCOMES = {  # what the file became: the status and message the server's own check gives then
+    "deleted": (400, "no such file under the data directory"),
+    "folder": (400, "not a regular file"),
+    "link outside": (403, "that file is outside the data directory"),
+}
+
+
+@pytest.mark.parametrize("replace", list(OUTCOMES))
 @pytest.mark.parametrize("suffix", [".png", ".json"])
 @pytest.mark.parametrize("plot", ["size", "table"])
 def test_a_file_gone_while_its_render_waits_gets_the_servers_answer(tmp_path, plot, replace, suffix):
     """Deterministic: the one render process is busy, the request is checked and queued, then the
-    file goes (or becomes a folder) before the render process opens it."""
-    (tmp_path / "run.csv").write_text("value\n1\n2\n")
-    with running_server(SOURCE, limits=plotserve.Limits(data_dir=tmp_path), workers=1) as client:
+    file goes (or becomes a folder, or a link out of the data directory) before the render process opens it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "run.csv").write_text("value\n1\n2\n")
+    (tmp_path / "secret.csv").write_text("value\n3\n")
+    with running_server(SOURCE, limits=plotserve.Limits(data_dir=data), workers=1) as client:
         client.get(f"/slow.png?seconds=0&{SMALL}")  # the worker is up
         busy = threading.Thread(target=client.get, args=(f"/slow.png?seconds=1.5&{SMALL}",))
         busy.start()
@@ -97,14 +107,16 @@ def test_a_file_gone_while_its_render_waits_gets_the_servers_answer(tmp_path, pl
         asking = threading.Thread(target=lambda: answers.append(client.get(f"/{plot}{suffix}?data=run.csv&{SMALL}")))
         asking.start()
         time.sleep(0.5)  # checked by the server by now, and waiting for the render process
-        (tmp_path / "run.csv").unlink()
+        (data / "run.csv").unlink()
         if replace == "folder":
-            (tmp_path / "run.csv").mkdir()
+            (data / "run.csv").mkdir()
+        elif replace == "link outside":
+            (data / "run.csv").symlink_to(tmp_path / "secret.csv")
         asking.join(30)
         busy.join(30)
     answer = answers[0]
-    expected = "no such file under the data directory" if replace == "deleted" else "not a regular file"
-    assert answer.status == 400, (answer.status, answer.body[:300])
+    status, expected = OUTCOMES[replace]
+    assert answer.status == status, (answer.status, answer.body[:300])
     if suffix == ".png":
         assert answer.headers["x-plotserve-error"] == f"data: {expected}"
         assert answer.image().size == (80, 60)
