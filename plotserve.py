@@ -1472,9 +1472,6 @@ class ParamsRefused(PlotFailed):
         super().__init__("; ".join(f"{name or 'query'}: {message}" for name, message in errors.items()))
         self.errors, self.status = dict(errors), status
 
-    def __reduce__(self):  # pickled whole to and from the render processes
-        return type(self), (self.errors, self.status)
-
 
 class Overloaded(PlotFailed):
     """Too many renders are waiting already."""
