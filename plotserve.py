@@ -2448,7 +2448,6 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
     frames = FrameCache(limits.data_cache_bytes)
     me = os.getpid()
     connection.send(("ready", me))
-    _warm_up()
     while True:
         if not connection.poll(1.0):
             if server_gone():
@@ -2481,23 +2480,6 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
         connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes, frames.stats()))
         if reply[0] == "memory":  # what is left of the heap is a fresh process's job to judge
             return
-
-
-def _warm_up() -> None:
-    """Draw a small figure with text, a legend and a log axis once, before the first job.
-
-    Every process's first picture loads the fonts, lays out text and builds the mathtext parser
-    (a log axis's ticks), about a third of a second; done here, while the server is still starting
-    or before any request came, the first request finds them ready. A job that comes meanwhile
-    waits only for what is left of it.
-    """
-    figure = Figure(figsize=(2, 2), dpi=50)
-    ax = figure.add_subplot()
-    ax.semilogy([1, 2], [1, 10], label="warm")
-    ax.set_title("warm")
-    ax.legend()
-    with contextlib.suppress(Exception):  # a machine without fonts fails its own renders, not the worker's start
-        figure.savefig(io.BytesIO(), format="png")
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
