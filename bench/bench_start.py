@@ -15,7 +15,9 @@ Three servers draw the same convergence plot (the same function, written with py
   installed for the interpreter the virtual environment was made from; it is found there).
 
 Each run starts the server as a subprocess on a port of 127.0.0.1, asks for the PNG until it comes
-and stops the server; the servers take turns (interleaved runs). Medians, and ratios to classic.
+and stops the server; the servers take turns (interleaved runs), after one unmeasured run each.
+Medians, and ratios to classic. The servers run with bytecode caching on, as Python runs by default,
+whatever PYTHONDONTWRITEBYTECODE says here.
 """
 
 import argparse
@@ -210,6 +212,7 @@ def commands(folder: pathlib.Path, kinds: list[str]) -> dict:
 def first_png(command: list[str], path: str, folder: pathlib.Path, port: int) -> float:
     """Seconds from the command to the first PNG."""
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's Python runs: compiled modules are cached
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=folder, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
