@@ -1849,9 +1849,12 @@ def axes_geometry(figure: Figure, dpi: float, points: dict | None = None) -> lis
 # time, and only where that is exact: plain solid lines on linear or log axes, x sorted.
 
 DECIMATE_ABOVE = 4  # points per column of the Axes before a line is decimated
-# Columns are half pixels: the strokes of a column's 4 points then cover its width as the full
-# line's do, and an SVG or PDF keeps its detail at a 2x zoom.
-COLUMNS_PER_PIXEL = 2
+# Columns are quarter pixels in a PNG: the strokes of a column's 4 points then cover the pixel as the
+# full line's do (half pixels leave 0.5% of a picture's pixels off by more than 10%, quarters 0.4%,
+# the rest being matplotlib's own simplification of the full line). An SVG or PDF has half pixels of
+# the view's dpi: it keeps its detail at a 2x zoom.
+COLUMNS_PER_PIXEL = 4
+VECTOR_COLUMNS_PER_PIXEL = 2
 
 
 def decimate_lines(figure: Figure, view: View, fmt: str, dpi: float) -> dict:
@@ -1864,7 +1867,7 @@ def decimate_lines(figure: Figure, view: View, fmt: str, dpi: float) -> dict:
     if not view.decimate:
         return counts
     # Display units are pixels for a PNG; for a vector format they are points (1/72 in).
-    per_unit = COLUMNS_PER_PIXEL * (1.0 if fmt == "png" else dpi / 72)
+    per_unit = COLUMNS_PER_PIXEL if fmt == "png" else VECTOR_COLUMNS_PER_PIXEL * dpi / 72
     for ax in figure.axes:
         if ax.name != "rectilinear" or ax.get_xscale() not in ("linear", "log") or ax.get_yscale() not in ("linear", "log"):
             continue

@@ -72,7 +72,7 @@ def test_a_5m_point_walk_looks_like_all_its_points(served):
     (geometry,) = axes(served, "walk")
     width = geometry["box"][2] - geometry["box"][0]
     assert geometry["points"]["total"] == 5_000_000
-    # 4 points per column, 2 columns per pixel, and a column each side of the Axes
+    # 4 points per column, COLUMNS_PER_PIXEL columns per pixel, and a column each side of the Axes
     assert 0 < geometry["points"]["drawn"] <= 4 * (plotserve.COLUMNS_PER_PIXEL * width + 4)
 
 
