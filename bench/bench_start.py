@@ -209,17 +209,21 @@ def commands(folder: pathlib.Path, kinds: list[str]) -> dict:
     return {kind: found[kind] for kind in kinds if kind in found}
 
 
-def first_png(command: list[str], path: str, folder: pathlib.Path, port: int) -> float:
-    """Seconds from the command to the first PNG."""
+def first_png(command: list[str], path: str, folder: pathlib.Path, port: int) -> tuple[float, float]:
+    """Seconds from the command until the port accepts a connection, and until the first PNG."""
     environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), str(REPO), os.environ.get("PYTHONPATH", "")]))}
     environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's Python runs: compiled modules are cached
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=folder, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    listening = None
     try:
         while time.perf_counter() - started < START_TIMEOUT:
             try:
+                if listening is None:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    listening = time.perf_counter() - started
                 if png_status(port, path):
-                    return time.perf_counter() - started
+                    return listening, time.perf_counter() - started
             except OSError:
                 pass
             if process.poll() is not None:
@@ -255,15 +259,18 @@ def main() -> None:
             for kind, (command, path) in servers.items():
                 port = free_port()
                 times[kind].append(first_png(command(port), path, folder, port))
-    base = statistics.median(times["classic"]) if "classic" in times else None
+    firsts = {kind: [png for _, png in values] for kind, values in times.items()}
+    base = statistics.median(firsts["classic"]) if "classic" in firsts else None
     print(f"start to first PNG, medians of {args.repeat} interleaved runs")
     print()
-    print("| server | median | runs | ratio to classic |")
-    print("|---|---|---|---|")
+    print("| server | first PNG | ratio to classic | port open | runs (first PNG) |")
+    print("|---|---|---|---|---|")
     for kind, values in times.items():
-        median = statistics.median(values)
+        median = statistics.median(firsts[kind])
         ratio = f"{median / base:.2f}x" if base else ""
-        print(f"| {kind} | {median * 1000:.0f} ms | {', '.join(f'{value * 1000:.0f}' for value in values)} | {ratio} |")
+        listening = statistics.median(listen for listen, _ in values)
+        runs = ", ".join(f"{png * 1000:.0f}" for png in firsts[kind])
+        print(f"| {kind} | {median * 1000:.0f} ms | {ratio} | {listening * 1000:.0f} ms | {runs} |")
 
 
 if __name__ == "__main__":
