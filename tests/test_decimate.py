@@ -105,7 +105,7 @@ def test_a_one_sample_spike_reaches_its_height(served):
     assert top_elsewhere > row + 50  # the spike stands out: the walk nearby is far below it
 
 
-@pytest.mark.parametrize("name", ["two", "gaps", "log", "dates"])
+@pytest.mark.parametrize("name", ["two", "gaps", "log", "log_dips", "inverted", "dates"])
 def test_decimated_views_look_like_all_their_points(served, name):
     draw = getattr(long_lines, f"draw_{name}")
     wanted = by_hand(draw, plotserve.discover_plots([SOURCE])[name].params[0].default)

@@ -45,6 +45,19 @@ def draw_log(ax, points: int = 2_000_000):
     ax.set_yscale("log")
 
 
+def draw_log_dips(ax, points: int = 2_000_000):
+    x, y = walk(points)
+    y = y - y.min() + 1
+    y[::100_000] = -1  # not drawn on a log axis: each is a break in the line
+    ax.plot(x, y)
+    ax.set_yscale("log")
+
+
+def draw_inverted(ax, points: int = 2_000_000):
+    ax.plot(*walk(points))
+    ax.invert_xaxis()
+
+
 def draw_dates(ax, points: int = 2_000_000):
     _, y = walk(points)
     seconds = np.datetime64("2026-01-01T00:00:00") + np.arange(points).astype("timedelta64[s]")
@@ -93,6 +106,14 @@ def plot_gaps(points: int = 2_000_000):
 
 def plot_log(points: int = 2_000_000):
     return _figure(draw_log, points)
+
+
+def plot_log_dips(points: int = 2_000_000):
+    return _figure(draw_log_dips, points)
+
+
+def plot_inverted(points: int = 2_000_000):
+    return _figure(draw_inverted, points)
 
 
 def plot_dates(points: int = 2_000_000):
