@@ -1658,8 +1658,10 @@ def _figure_in(result) -> Figure | None:
     """The figure a plot's result holds, also inside an array, list, tuple, dict or pandas Series
     of them (``plt.subplots(2, 2)``'s axes, ``df.hist()``, ``df.groupby(...).boxplot()``, a ``(fig, ax)`` pair)."""
     pandas = sys.modules.get("pandas")
-    if isinstance(result, dict) or (pandas is not None and isinstance(result, pandas.Series)):
+    if isinstance(result, dict):
         result = list(result.values())
+    elif pandas is not None and isinstance(result, pandas.Series):
+        result = result.to_numpy()
     if isinstance(result, (list, tuple, numpy.ndarray)):
         items = result.flat if isinstance(result, numpy.ndarray) else result
         return next((figure for item in items if (figure := _figure_in(item)) is not None), None)
