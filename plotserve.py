@@ -116,6 +116,8 @@ HOLD_SECONDS = 25  # longest hold: under the 60 s read timeout of nginx and most
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+# A plot that returns a matplotlib Animation is also served moving, as matplotlib's PillowWriter writes it.
+ANIMATION_FORMATS = {"gif": "image/gif", "webp": "image/webp"}
 FIGURE_FORMAT = "figure"  # not a URL's: the pickled Figure, for a PDF export's pages (PdfPages, vector)
 
 # Limits on what a request may ask for.
@@ -1727,6 +1729,18 @@ class _Ending:
         return next((layout for saved, layout in reversed(self.saved) if saved is figure), {})
 
 
+def _animated_image(plot: Plot, result, fmt: str, dpi: float) -> bytes:
+    """An Animation as an animated GIF or WebP, every frame at ``dpi``, at the animation's own pace."""
+    animation = importlib.import_module("matplotlib.animation")
+    if not isinstance(result, animation.Animation):
+        raise ViewRefused(f"plot_{plot.name} returned {type(result).__name__}, not an animation: ask for {plot.name}.png")
+    fps = 1000 / getattr(result, "_interval", 200)
+    with tempfile.TemporaryDirectory(prefix="plotserve-") as folder:
+        path = pathlib.Path(folder) / f"{plot.name}.{fmt}"
+        result.save(path, writer=animation.PillowWriter(fps=fps), dpi=dpi)
+        return path.read_bytes()
+
+
 def _figure_of(plot: Plot, result, given: Figure | None, ending: _Ending | None = None) -> Figure:
     """The figure to save for what a plot returned, as ``savefig`` by hand would see it: one it
     returned; else the last it saved, showed or (none open) closed, as a script ending in
@@ -1808,12 +1822,17 @@ def render_plot(
             apply_view(figure, view)
             if fmt == FIGURE_FORMAT:
                 return pickle.dumps(figure), []
+            if fmt in ANIMATION_FORMATS:
+                return _animated_image(plot, result, fmt, dpi), []
             buffer = io.BytesIO()
             layout = ending.layout(figure)
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt], **layout)
             # A picture cropped to its contents has its Axes elsewhere: no geometry rather than a wrong one.
             cropped = layout.get("bbox_inches", matplotlib.rcParams["savefig.bbox"]) not in (None, "standard")
-            return buffer.getvalue(), [] if cropped else axes_geometry(figure, dpi)
+            geometry = [] if cropped else axes_geometry(figure, dpi)
+            if _animated_figure(result) is not None:  # the page offers the moving picture too
+                geometry = [{**axes, "animated": True} for axes in geometry] or [{"animated": True}]
+            return buffer.getvalue(), geometry
         except ViewRefused:
             raise
         except RecursionError as error:
@@ -3200,6 +3219,8 @@ function exploreImage() {
       geometry = [];
     }
     img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
+    // The links to the moving picture, for a plot that returned an animation.
+    for (const link of document.querySelectorAll("a[data-animated]")) link.hidden = !geometry.some((axes) => axes.animated);
   }
   img.addEventListener("load", loadGeometry);
   if (img.complete && !img.hidden) loadGeometry();  // hidden: a failed plot, not to be run again for its axes
@@ -4018,6 +4039,16 @@ def _status_text(request: Request, rendered: Rendered | None, failed: bool = Tru
     return f"updated {when} · rendered in {rendered.seconds * 1000:.0f} ms · next check in {int(request.refresh)} s"
 
 
+def _animation_links(plot: Plot, query: str, rendered: Rendered | None) -> str:
+    """Links to the moving picture, shown where the plot returned an animation (its geometry says
+    so: here if the page came with its picture, else in the page script once the picture came)."""
+    hidden = "" if rendered is not None and any(axes.get("animated") for axes in rendered.axes) else " hidden"
+    return "".join(
+        f' <a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" target="_blank" data-animated{hidden}>animated {fmt.upper()}</a>'
+        for fmt in ANIMATION_FORMATS
+    )
+
+
 def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> str:
     """The live picture, its status line and buttons; for a failed plot, the error once instead of the picture.
 
@@ -4049,7 +4080,7 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
     downloads = " ".join(
         f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
         for fmt in IMAGE_FORMATS
-    )
+    ) + _animation_links(plot, query, rendered)
     return FIGURE.format(
         failure=failure_html,
         narrow_source=narrow_source,
@@ -4631,26 +4662,28 @@ class PlotApp:
         return Response(comparison.status, compare_page(plot, comparison, self.limits))
 
     def _image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
-        content_type = IMAGE_FORMATS[fmt]
+        content_type = IMAGE_FORMATS.get(fmt) or ANIMATION_FORMATS[fmt]
+        failed_as = fmt if fmt in IMAGE_FORMATS else "png"  # a failure's picture: an animation's is a PNG
         size = (view.width, view.height, view.dpi)
         if view.errors or view.missing:
             message = "; ".join(f"{k or 'query'}: {v}" for k, v in view.errors.items()) or f"missing {', '.join(view.missing)}"
             status = view.status if view.errors else 400
             if WIDTH in view.errors or HEIGHT in view.errors or DPI in view.errors:
                 size = (DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI)
-            body = error_image(f"plot_{plot.name}: bad parameters", message, fmt, *size)
-            return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
+            body = error_image(f"plot_{plot.name}: bad parameters", message, failed_as, *size)
+            headers = {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"}
+            return Response(status, body, IMAGE_FORMATS[failed_as], headers)
         if view.wait:
             return self._held_image(request, plot, view, pairs, fmt)
         if_none_match = request.headers.get("If-None-Match")
         try:
             rendered = self.images.get(plot, view, fmt, if_none_match, client=request.client)
         except PlotFailed as failure:
-            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
+            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", failed_as, *size)
             headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
             if failure.status == 503:
                 headers["Retry-After"] = "2"
-            return Response(failure.status, body, content_type, headers)
+            return Response(failure.status, body, IMAGE_FORMATS[failed_as], headers)
         if isinstance(rendered, NotModified):  # the image's own ETag, not the client's list back
             return Response(304, b"", content_type, {"ETag": rendered.etag, "Cache-Control": "no-cache", **_stale_headers(rendered)})
         headers = {
@@ -4689,6 +4722,8 @@ class PlotApp:
         ".png": _image,
         ".svg": _image,
         ".pdf": _image,
+        ".gif": _image,  # an animation, moving (ANIMATION_FORMATS)
+        ".webp": _image,
     }
 
     # -- access -----------------------------------------------------------------------------------

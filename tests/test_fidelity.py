@@ -336,3 +336,37 @@ def test_the_picture_is_the_figure_the_plot_left(tmp_path, monkeypatch, workers)
         refused = client.get("/number")
         assert refused.status == 500 and "scikit-learn display, pandas Series of Axes, animation" in refused.text
     assert {"saved.png", "first.png", "second.png"} <= {path.name for path in tmp_path.iterdir()}
+
+
+@pytest.mark.parametrize("workers", [1, 0], ids=["worker", "inprocess"])
+def test_an_animation_is_served_moving_too(workers):
+    """/NAME.png is its first picture (as direct rendering checks); /NAME.gif and /NAME.webp are
+    every frame, linked from its page; a plot with no animation gets a 400 saying so."""
+    animation, plain = CORPUS / "script_animation.py", CORPUS / "script_sklearn.py"
+    with running_server(str(animation), str(plain), workers=workers, cache_mb=0) as client:
+        for fmt, kind in [("gif", "GIF"), ("webp", "WEBP")]:
+            answer = client.get(f"/simple_anim.{fmt}")
+            assert (answer.status, answer.headers["content-type"]) == (200, f"image/{fmt}")
+            moving = Image.open(io.BytesIO(answer.body))
+            assert (moving.format, moving.size, moving.n_frames) == (kind, (800, 500), 50)
+            first = np.asarray(moving.convert("RGB"))
+            moving.seek(25)
+            assert (np.asarray(moving.convert("RGB")) != first).any()  # it moves
+        refused = client.get("/confusion_matrix_display.gif")
+        assert refused.status == 400 and refused.headers["content-type"] == "image/png"
+        assert "returned ConfusionMatrixDisplay, not an animation" in refused.headers["x-plotserve-error"]
+
+
+def test_the_page_links_to_the_moving_picture_of_an_animation_only(page):
+    """In Chromium: the page of an animation shows links to its GIF and WebP once its picture is
+    drawn (the JSON twin says it is animated); the page of another plot does not."""
+    animation, plain = CORPUS / "script_animation.py", CORPUS / "script_sklearn.py"
+    with running_server(str(animation), str(plain), workers=1, cache_mb=0) as client:
+        page.goto(f"{client.url}/simple_anim")
+        links = page.locator("a[data-animated]")
+        links.first.wait_for(state="visible", timeout=60_000)
+        assert links.evaluate_all("(links) => links.map((link) => link.getAttribute('href'))") == ["simple_anim.gif", "simple_anim.webp"]
+        assert page.evaluate("() => fetch('simple_anim.gif').then((r) => r.headers.get('content-type'))") == "image/gif"
+        page.goto(f"{client.url}/confusion_matrix_display")
+        page.wait_for_function("() => document.getElementById('plot').dataset.axes > 0", timeout=60_000)
+        assert page.locator("a[data-animated]").evaluate_all("(links) => links.map((link) => link.hidden)") == [True, True]
