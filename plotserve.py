@@ -527,7 +527,8 @@ def _colormap_table() -> dict:
 def _rc_now() -> dict:
     """A copy of rcParams as stored (no validation, no deprecation warnings), the backend aside."""
     params = matplotlib.rcParams
-    return {key: params._get(key) for key in params if key != "backend"}
+    get = getattr(params, "_get", functools.partial(dict.__getitem__, params))
+    return {key: get(key) for key in params if key != "backend"}
 
 
 def _changed(before: dict | None, after: dict | None) -> dict:
@@ -570,8 +571,9 @@ class SourceSetup:
             rc_after, after = _rc_now(), _GlobalState.now()
         finally:
             params = matplotlib.rcParams
+            put = getattr(params, "_set", functools.partial(dict.__setitem__, params))
             for key, value in _changed(_rc_now(), rc).items():
-                params._set(key, value)
+                put(key, value)
             state.restore()
         setup = cls(
             _changed(rc, rc_after),

@@ -96,7 +96,8 @@ def test_corpus_is_real_code_from_the_three_sources(corpus, direct):
     for name, plot in corpus.items():
         if plot.source.startswith("script_"):
             code = inspect.getsource(plot.func).splitlines()
-            assert re.fullmatch(r"    # [\w-]+/[\w-]+ \S+\.py", code[1]), f"plot_{name} does not name its repository and path"
+            named = re.fullmatch(r"    # [\w-]+/[\w-]+ \S+\.(py|rst)( \(.+\))?", code[1])
+            assert named, f"plot_{name} does not name its repository and path"
             continue
         source = next(source for source, path in SOURCES.items() if plot.source == path.name)
         assert source in inspect.getsource(plot.func), f"plot_{name} does not name its source"
@@ -304,6 +305,12 @@ def plot_saved_twice():
     plt.close(fig)
 
 
+def plot_letter(ax):
+    ax.plot([0, 1], [0.5, 0.5], "r-", lw=40)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+
+
 def plot_number():
     return 42
 """
@@ -333,6 +340,8 @@ def test_the_picture_is_the_figure_the_plot_left(tmp_path, monkeypatch, workers)
         assert client.get("/shown_then_closed.png?_width=5&_height=5").image().size == (500, 500)
         darkgrid = pixels(client.get("/returned_wins.png").body)
         assert tuple(darkgrid[225, 450])[:3] == (234, 234, 242)  # seaborn's darkgrid face, from the header
+        letter = pixels(client.get("/letter.png").body)  # sns.set_theme() in the header rewrote "r"
+        assert tuple(letter[225, 450])[:3] == (196, 78, 82)  # #C44E52, seaborn's "deep" red
         refused = client.get("/number")
         assert refused.status == 500 and "scikit-learn display, pandas Series of Axes, animation" in refused.text
     assert {"saved.png", "first.png", "second.png"} <= {path.name for path in tmp_path.iterdir()}
