@@ -590,6 +590,16 @@ class SourceSetup:
             return tuple(self.rc["figure.figsize"])
         return width, height
 
+    @contextlib.contextmanager
+    def drawing(self, rc: dict):
+        """rcParams for one render: the source's (as validated when it set them), then ``rc``; all put back after."""
+        with matplotlib.rc_context():
+            put = getattr(matplotlib.rcParams, "_set", functools.partial(dict.__setitem__, matplotlib.rcParams))
+            for key, value in self.rc.items():
+                put(key, list(value) if isinstance(value, list) else value)  # a plot's in-place edit stays its own
+            matplotlib.rcParams.update(rc)
+            yield
+
     def apply(self) -> None:
         """Put the source's state outside rcParams in place (``_GlobalState.restore`` takes it away)."""
         if self.colors:
@@ -1794,8 +1804,8 @@ def render_plot(
     setup = plot.setup or NO_SETUP
     asked = (width, height) != (DEFAULT_WIDTH, DEFAULT_HEIGHT)  # a size in the URL wins over the plot's own
     width, height = setup.figure_size(width, height)
-    rc = {**setup.rc, "figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}
-    with _render_lock, matplotlib.rc_context(rc), _theme_context(view):
+    rc = {"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}
+    with _render_lock, setup.drawing(rc), _theme_context(view):
         state = _GlobalState.now()
         setup.apply()
         pyplot = _pyplot()

@@ -78,7 +78,7 @@ def main() -> None:
 
     def around(setup):
         def work():
-            with matplotlib.rc_context({**setup.rc, **rc}):
+            with setup.drawing(rc):
                 state = plotserve._GlobalState.now()
                 setup.apply()
                 state.restore()
