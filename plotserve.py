@@ -7,14 +7,16 @@ methods of a ``PlotRequestHandler`` subclass, then run::
 
 and open http://127.0.0.1:9999/. Every plot gets a page with a form built from its signature
 and an image that refreshes while the data underneath it changes. ``/NAME.png`` (``.svg``,
-``.pdf``) is the image, ``/NAME.json`` its parameters; ``/index.json`` lists the plots.
+``.pdf``; ``.gif``, ``.webp`` for an animation) is the image, ``/NAME.json`` its parameters;
+``/index.json`` lists the plots.
 With no source, plotserve serves the examples in ``plots/`` next to this file.
 
 MAP: the sections below, in the order data flows through them, and where to start reading.
 
 - Discovery and parameters: a function becomes a ``Plot`` of ``Param`` records
-  (``discover_plots``); a query becomes a ``Request`` (``parse_query``), data-file paths are checked
-  (``resolve_data_file``).
+  (``discover_plots``); what a source's import sets up (style, theme, rcParams) is its
+  ``SourceSetup`` (``load_source``); a query becomes a ``Request`` (``parse_query``), data-file
+  paths are checked (``resolve_data_file``).
 - Watching and reloading: ``Watcher`` for a change (held requests wait on files' stamps);
   ``Reloader`` imports edited sources again.
 - Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
