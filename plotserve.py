@@ -1753,14 +1753,16 @@ class _Ending:
 
     def _close(self, pyplot, close, fig) -> None:
         if threading.get_ident() == self.thread:
+            # Read from pyplot's own table: pyplot.figure(n) would make a figure current as it is closed.
+            figures = {number: manager.canvas.figure for number, manager in pyplot._pylab_helpers.Gcf.figs.items()}
             if fig is None:
-                self.closed += [pyplot.gcf()] if pyplot.get_fignums() else []
-            elif fig == "all":
-                self.closed += [pyplot.figure(number) for number in pyplot.get_fignums()]
+                self.closed += [pyplot.gcf()] if figures else []
             elif isinstance(fig, Figure):
                 self.closed.append(fig)
-            elif isinstance(fig, (int, str)) and pyplot.fignum_exists(fig):
-                self.closed.append(pyplot.figure(fig))
+            elif isinstance(fig, str):
+                self.closed += [figure for figure in figures.values() if fig == "all" or figure.get_label() == fig]
+            elif isinstance(fig, typing.Hashable) and fig in figures:
+                self.closed.append(figures[fig])
         close(fig)
 
     def layout(self, figure: Figure) -> dict:
