@@ -38,6 +38,7 @@ import email.utils
 import enum
 import errno
 import functools
+import glob
 import hashlib
 import hmac
 import html
@@ -86,6 +87,7 @@ except ModuleNotFoundError as missing:  # double-clicked, or run with another Py
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from a server
 
 import matplotlib.colors
+import matplotlib.lines
 import matplotlib.units
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase
@@ -105,6 +107,7 @@ COMPARE, VALUES = "_compare", "_values"
 MAX_COMPARE = 12  # pictures side by side
 # The view of the picture, applied after the plot has drawn: zoom, scales, grid and theme.
 XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME = "_xlim", "_ylim", "_axes", "_logx", "_logy", "_grid", "_theme"
+SMOOTH = "_smooth"  # W in [0, 1): every plain line drawn as its debiased exponential moving average
 THEMES = ("light", "dark")
 MAX_AXES_INDEX = 999
 WAIT = "_wait"  # on an image: hold this conditional GET up to that many seconds until the view changes
@@ -124,6 +127,7 @@ MAX_NUMBER_TEXT = 40  # characters in a number: no 5,000-digit integers
 MAX_LIST_ITEMS = 10_000
 MAX_REQUEST_LINE = 8192
 MAX_PICKER_FILES = 500
+MAX_RUNS = 100  # files one pattern of data files takes: runs overlaid on one page
 
 
 # ==============================================================================================
@@ -375,6 +379,10 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
         members = tuple(annotation)
         tokens = tuple(member.name for member in members)
         return Param(kind="choice", type_name=annotation.__name__, choices=tokens, choice_values=members, **common)
+    if origin is dict and len(typing.get_args(annotation)) == 2 and _pandas_type(typing.get_args(annotation)[1]) == "DataFrame":
+        # One or more patterns of data files; the plot gets {run name: frame}, a frame per file.
+        table = next((item for item in metadata if isinstance(item, Table)), Table())
+        return Param(kind="tables", type_name="files", item_kind="DataFrame", table=table, **common)
     if origin in (list, tuple, collections.abc.Sequence) or annotation in (list, tuple):
         args = typing.get_args(annotation)
         item = _SCALARS.get(args[0], "str") if args else "str"
@@ -464,6 +472,8 @@ def load_source(source: str) -> types.ModuleType:
     """Import a plot source: a ``.py`` file (its folder goes on sys.path) or a module name."""
     if source in _loaded_sources:
         return _loaded_sources[source]
+    if is_data_source(source):  # served by the built-in log plot: nothing to import
+        return types.ModuleType(source_label(source))
     if source.endswith(".py") or os.sep in source or "/" in source:
         path = pathlib.Path(source).resolve()
         if not path.is_file():
@@ -511,7 +521,10 @@ def discover_plots(sources: typing.Sequence[str] = (), handler_class: type | Non
     """Find every plot: the handler class's methods, then each source's functions and handlers."""
     handler_class = handler_class or PlotRequestHandler
     found = _handler_plots(handler_class, handler_class.__qualname__) if handler_class is not PlotRequestHandler else []
+    found += data_plots([source for source in sources if is_data_source(source)])
     for source in sources:
+        if is_data_source(source):
+            continue
         module = load_source(source)
         label = source_label(source)
         for attr, value in vars(module).items():
@@ -709,6 +722,310 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffi
     return found
 
 
+# -- data files as sources: the built-in log plot ---------------------------------------------
+# ``plotserve run.csv``, ``plotserve runs/`` and ``plotserve 'runs/*/metrics.csv'`` serve data
+# files with no code: each source becomes a Plot of ``plot_log`` (below), an ordinary function
+# whose ``files`` parameter defaults to the source. So its form, URL, JSON twin, ETag, cache,
+# push and export are every plot's. A folder or a pattern gets one page with every run overlaid,
+# and each of its files a page of its own.
+
+_GLOB_CHARS = re.compile(r"[*?[]")
+
+
+class FileSet(tuple):
+    """The data files a pattern names now, sorted; ``more`` counts those left out past MAX_RUNS."""
+
+    more = 0
+
+
+class Runs(dict):
+    """What a ``dict[str, DataFrame]`` parameter gives a plot: {run name: frame}, in file order.
+
+    ``more`` counts the files the pattern matched past MAX_RUNS, which are not read.
+    """
+
+    more = 0
+
+
+def is_data_source(source: str) -> bool:
+    """Whether a command-line source is data (a table file, a folder or a pattern), not plot code."""
+    if source.endswith(".py"):
+        return False
+    if _GLOB_CHARS.search(source) or os.path.isdir(source):
+        return True
+    return source.lower().endswith(table_suffixes()) and os.path.isfile(source)
+
+
+def resolve_table_patterns(data_dir: pathlib.Path, text: str, max_bytes: int) -> FileSet:
+    """The data files under ``data_dir`` that ``text`` names: patterns (``*``, ``?``, ``[ab]``,
+    ``**``) or folders, separated by commas; or PathRefused.
+
+    Each pattern is matched inside the data directory only: ``..``, ``~``, URLs and absolute
+    patterns outside it are refused (403) before anything is listed. Matches are checked as a table
+    parameter's file is (regular, not hidden, one link, a kind pandas reads); others are skipped.
+    """
+    root = data_dir.resolve()
+    patterns = [part.strip() for part in text.split(",") if part.strip()]
+    if not patterns or len(text) > 4096 or any(ord(char) < 32 for char in text):
+        raise PathRefused("give a file, a folder or a pattern such as runs/*/metrics.csv under the data directory")
+    found = []
+    for pattern in patterns[:MAX_LIST_ITEMS]:
+        if _URL_LIKE.search(pattern) or "\\" in pattern or pattern.startswith("~"):
+            raise PathRefused("URLs, ~, drive and network paths are not accepted: give a pattern under the data directory", 403)
+        if ".." in pathlib.PurePosixPath(pattern).parts:
+            raise PathRefused(".. is not accepted in a pattern: give one under the data directory", 403)
+        if os.path.isabs(pattern):
+            absolute = pathlib.Path(os.path.normpath(pattern))
+            if not absolute.is_relative_to(root):
+                raise PathRefused("that pattern is outside the data directory", 403)
+            pattern = absolute.relative_to(root).as_posix() or "."
+        if not _GLOB_CHARS.search(pattern) and (root / pattern).is_dir():
+            pattern = pattern.rstrip("/") + "/**"  # a folder: every data file in it, at any depth
+        for name in glob.iglob(pattern, root_dir=root, recursive=True):
+            if not name.lower().endswith(table_suffixes()):
+                continue
+            try:
+                path = (root / name).resolve()
+                info = path.stat()
+            except (OSError, RuntimeError):  # gone, or a link loop
+                continue
+            inside = path.is_relative_to(root) and not _is_hidden(path.relative_to(root))
+            if inside and stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_size <= max_bytes:
+                found.append(path)
+            if len(found) > 20 * MAX_RUNS:  # enough to sort and cut: a pattern never lists a whole disk
+                break
+    paths = sorted(set(found))
+    files = FileSet(paths[:MAX_RUNS])
+    files.more = len(paths) - len(files)
+    return files
+
+
+def run_labels(paths: typing.Sequence[pathlib.PurePath]) -> list[str]:
+    """Each file's distinguishing part: ``runs/a/metrics.csv`` and ``runs/b/metrics.csv`` are ``a`` and ``b``."""
+    if len(paths) <= 1:
+        return [path.stem for path in paths]
+    parts = [list(path.parts) for path in paths]
+    if len({path.suffix for path in paths}) == 1:
+        for split, path in zip(parts, paths, strict=True):
+            split[-1] = path.stem
+    shortest = min(len(split) for split in parts)
+    lead = 0
+    while lead < shortest - 1 and len({split[lead] for split in parts}) == 1:
+        lead += 1
+    trail = 0
+    while lead + trail < shortest - 1 and len({split[-1 - trail] for split in parts}) == 1:
+        trail += 1
+    labels = ["/".join(split[lead : len(split) - trail]) for split in parts]
+    return labels if len(set(labels)) == len(labels) else [path.as_posix() for path in paths]
+
+
+def _plot_name(text: str) -> str:
+    """A URL name made of a path: letters, digits and underscores."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "data"
+
+
+def _shared_pattern(paths: list[str]) -> str:
+    """The pattern the shell expanded into ``paths`` where one path part differs (``runs/*/metrics.csv``), else the paths."""
+    parts = [pathlib.PurePath(path).parts for path in paths]
+    if len({len(split) for split in parts}) == 1:
+        differing = [index for index in range(len(parts[0])) if len({split[index] for split in parts}) > 1]
+        if len(differing) == 1:
+            pattern = list(parts[0])
+            pattern[differing[0]] = "*"
+            return pathlib.PurePath(*pattern).as_posix()
+    return ",".join(paths)
+
+
+def data_plots(sources: typing.Sequence[str]) -> list[Plot]:
+    """The built-in log plots for data sources: one per file; for a folder or a pattern (or files
+    the shell expanded one from), one with every run overlaid, and one per file in it."""
+    if not sources:
+        return []
+    here = pathlib.Path.cwd()
+
+    def shown(path: str) -> str:  # as the form shows it: relative to where plotserve was started
+        absolute = pathlib.Path(os.path.abspath(path))
+        return absolute.relative_to(here).as_posix() if absolute.is_relative_to(here) else absolute.as_posix()
+
+    files = [source for source in sources if not _GLOB_CHARS.search(source) and os.path.isfile(source)]
+    groups = [source for source in sources if source not in files]
+    if len(files) > 1:  # the shell expanded a pattern: overlay those files as it would have
+        groups.append(_shared_pattern([shown(path) for path in files]))
+    plots, names = [], set()
+
+    def add(name: str, pattern: str, title: str, source: str) -> str:
+        name = base = _plot_name(name)
+        number = 2
+        while name in names:
+            name, number = f"{base}_{number}", number + 1
+        names.add(name)
+        plots.append(_log_plot(name, pattern, title, source))
+        return name
+
+    for group in groups:
+        pattern = shown(group) if not _GLOB_CHARS.search(group) and "," not in group else group
+        stem = re.split(r"[*?[,]", pattern)[0].rstrip("/") or "runs"
+        overlay = add(pathlib.PurePath(stem).name or "runs", pattern, f"Runs in {pattern}", source_label(group))
+        try:
+            matched = resolve_table_patterns(here, pattern, 1 << 62) if not os.path.isabs(pattern) else None
+        except PathRefused:
+            matched = None
+        if matched is None:
+            matched = sorted(pathlib.Path(name) for name in glob.glob(pattern, recursive=True))[:MAX_RUNS]
+        for path, label in zip(matched, run_labels(matched), strict=True):
+            add(f"{overlay}_{label}", shown(str(path)), f"{label} ({shown(str(path))})", source_label(group))
+    for path in files:
+        add(pathlib.PurePath(path).stem, shown(path), shown(path), source_label(path))
+    return plots
+
+
+_X_NAMES = ("step", "global_step", "epoch", "iteration", "iter", "time", "timestamp", "wall_time")
+_TIME_NAMES = ("time", "timestamp", "wall_time", "date", "datetime")
+MAX_PANELS = 24
+MAX_LEGEND_RUNS = 8
+
+
+def _log_plot(name: str, pattern: str, title: str, source: str) -> Plot:
+    """The built-in log plot of one data source, its ``files`` defaulting to ``pattern``."""
+    import pandas
+
+    def plot_log(
+        fig,
+        files: dict[str, pandas.DataFrame] = pattern,
+        y: list[str] = (),
+        x: str = "",
+        panels: bool = True,
+        runs: list[str] = (),
+    ):
+        """Each numeric column of the data files against their step, epoch or time.
+
+        Args:
+            files: data files: a file, a folder or a pattern such as runs/*/metrics.csv (several separated by commas)
+            y: the columns to draw (all numeric columns if empty)
+            x: the x column (the first of step, epoch, iteration, time; else the first increasing column; else the row number)
+            panels: one panel per column; else every column on one axes
+            runs: the runs to show (all if empty)
+        """
+        draw_log(fig, files, list(y), x, panels, list(runs))
+
+    plot = describe_plot(plot_log, source=source)
+    fingerprint = hashlib.sha256(f"{plot.fingerprint}\n{name}".encode()).hexdigest()[:16]
+    return dataclasses.replace(plot, name=name, title=title, fingerprint=fingerprint)
+
+
+def _x_column(frame, asked: str):
+    """The column a log is drawn against: asked for, a usual name, the first increasing numeric one; None for the row number."""
+    import pandas
+
+    if asked:
+        if asked not in frame.columns:
+            raise ValueError(f"x: there is no column {asked!r}; the columns are {', '.join(map(str, frame.columns))}")
+        return asked
+    lower = {str(column).lower(): column for column in frame.columns}
+    for candidate in _X_NAMES:
+        if candidate in lower:
+            return lower[candidate]
+    for column in frame.columns:
+        values = frame[column]
+        if pandas.api.types.is_numeric_dtype(values) and len(values) > 1 and values.is_monotonic_increasing and values.nunique() > 1:
+            return column
+    return None
+
+
+def _x_values(frame, column):
+    """The x values of a log: dates where the column holds dates or epoch seconds of a time column."""
+    import pandas
+
+    if column is None:
+        return numpy.arange(len(frame)), "row"
+    values = frame[column]
+    timed = str(column).lower() in _TIME_NAMES
+    if values.dtype == object and timed:
+        with contextlib.suppress(ValueError, TypeError):
+            values = pandas.to_datetime(values)
+    elif timed and pandas.api.types.is_numeric_dtype(values) and len(values) and 1e8 < values.iloc[0] < 1e11:
+        values = pandas.to_datetime(values, unit="s")  # epoch seconds, as TensorBoard writes wall_time
+    return values.to_numpy(), str(column)
+
+
+def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[str]) -> None:
+    """Draw logs: each numeric column against the x column, a panel each (or one axes), runs overlaid.
+
+    A run keeps its colour (its place among all the files) whichever runs are shown.
+    """
+    import pandas
+
+    names = list(files)
+    unknown = [run for run in runs if run not in files]
+    if unknown:
+        raise ValueError(f"runs: no run named {', '.join(map(repr, unknown[:5]))}; the runs are {', '.join(names[:20])}")
+    shown = [name for name in names if not runs or name in runs]
+    columns, x_columns = [], {}
+    for name in shown:
+        x_columns[name] = _x_column(files[name], x)
+        for column in files[name].columns:
+            numeric = pandas.api.types.is_numeric_dtype(files[name][column]) and not pandas.api.types.is_bool_dtype(files[name][column])
+            if numeric and column != x_columns[name] and column not in columns:
+                columns.append(column)
+    if y:
+        missing = [column for column in y if column not in columns]
+        if missing:
+            raise ValueError(f"y: no numeric column {', '.join(map(repr, missing[:5]))}; they are {', '.join(map(str, columns))}")
+        columns = list(y)
+    cut = len(columns) - MAX_PANELS if panels else 0
+    columns = columns[:MAX_PANELS] if panels else columns
+    fig.set_layout_engine("constrained")
+    if not columns:
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        empty = "no data files match" if not names else "no numeric column to draw"
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+        return
+    width, height = fig.get_size_inches()
+    count = len(columns) if panels else 1
+    across = max(1, min(count, round(math.sqrt(count * width / height / 1.5)) or 1))
+    down = math.ceil(count / across)
+    grid = fig.subplots(down, across, squeeze=False)
+    for ax in grid.flat[count:]:
+        ax.set_visible(False)
+    axes = list(grid.flat[:count])
+    label_runs = len(names) > 1
+    for place, name in enumerate(names):
+        if name not in shown:
+            continue
+        frame = files[name]
+        xs, x_label = _x_values(frame, x_columns[name])
+        style = dict(color=f"C{place % 10}", linestyle=("-", "--", ":", "-.")[place // 10 % 4], linewidth=1.2)
+        for index, column in enumerate(columns):
+            if column not in frame.columns:
+                continue
+            ax = axes[index] if panels else axes[0]
+            label = name if panels else (f"{name} {column}" if label_runs else str(column))
+            ax.plot(xs, frame[column].to_numpy(dtype=float, na_value=numpy.nan), label=label, **style)
+            ax.set_xlabel(x_label)
+    for index, ax in enumerate(axes):
+        ax.set_title(str(columns[index]) if panels else ", ".join(map(str, columns)), fontsize="medium")
+    if label_runs or not panels:
+        _legend(axes[0], len(shown) if panels else len(axes[0].lines))
+    notes = []
+    if getattr(files, "more", 0):
+        notes.append(f"{files.more} more files matched: the first {len(names)} are drawn")
+    if cut > 0:
+        notes.append(f"{cut} more columns: choose them with y")
+    if notes:
+        fig.suptitle("; ".join(notes), fontsize="small", color="#b00020")
+
+
+def _legend(ax, count: int) -> None:
+    """A legend naming at most MAX_LEGEND_RUNS lines, and how many more there are."""
+    handles, labels = ax.get_legend_handles_labels()
+    if count > MAX_LEGEND_RUNS:
+        handles, labels = handles[:MAX_LEGEND_RUNS], labels[:MAX_LEGEND_RUNS]
+        handles.append(matplotlib.lines.Line2D([], [], linestyle="none"))
+        labels.append(f"and {count - MAX_LEGEND_RUNS} more")
+    ax.legend(handles, labels, fontsize="small")
+
+
 @dataclasses.dataclass
 class Limits:
     """What a request may ask of the server; set from the command line."""
@@ -794,6 +1111,8 @@ def convert_value(param: Param, text: str, limits: Limits):
         return resolve_data_file(limits.data_dir, text, limits.max_file_bytes)
     if param.kind == "table":  # the path: the frame is read where the plot is drawn, in the render process
         return resolve_table_file(limits.data_dir, text, limits.max_file_bytes)
+    if param.kind == "tables":  # the files the patterns name now; read in the render process too
+        return resolve_table_patterns(limits.data_dir, text, limits.max_file_bytes)
     return text
 
 
@@ -1012,6 +1331,11 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
                     value = resolve(limits.data_dir, str(value), limits.max_file_bytes)
                 except PathRefused as error:
                     errors[param.name] = f"{error} (the default, {param.text(param.default)})"
+            elif param.kind == "tables" and value is not None:
+                try:
+                    value = resolve_table_patterns(limits.data_dir, str(value), limits.max_file_bytes)
+                except PathRefused as error:
+                    errors[param.name] = f"{error} (the default, {param.text(param.default)})"
             elif isinstance(value, tuple) and param.kind == "list":
                 value = list(value)
             request.values[param.name] = value
@@ -1101,6 +1425,11 @@ def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[st
     for param in plot.params:
         value = request.values.get(param.name)
         path = None
+        if param.kind == "tables" and param.name in request.texts:  # listed afresh: a file added to a folder joins
+            with contextlib.suppress(PathRefused, OSError):
+                value = resolve_table_patterns(limits.data_dir, request.texts[param.name], limits.max_file_bytes)
+            found += [(str(path), *(_file_stamp(path) or (0, -1))) for path in value or ()]
+            continue
         if param.kind in ("path", "table") and value is not None:
             path = pathlib.Path(value)
         elif param.kind == "str" and isinstance(value, str) and 0 < len(value) < 1024:
@@ -2063,6 +2392,8 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
     values = dict(request.values)
     for param in plot.params:
         path = values.get(param.name)
+        if param.kind == "tables" and isinstance(path, FileSet):
+            values[param.name] = _load_runs(path, param, frames, limits)
         if param.kind == "table" and isinstance(path, pathlib.PurePath):
             try:
                 safely = lambda path: os.fdopen(open_data_file(limits.data_dir.resolve(), path, limits.max_file_bytes), "rb")  # noqa: E731
@@ -2079,6 +2410,21 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
             failure.args = (relative_names(str(failure), given, limits),)
             failure.details = relative_names(failure.details, given, limits)
             raise
+
+
+def _load_runs(files: FileSet, param: Param, frames: FrameCache, limits: Limits) -> Runs:
+    """{run name: frame} for a ``dict[str, DataFrame]`` parameter's files, each from the FrameCache."""
+    root = limits.data_dir.resolve()
+    runs = Runs()
+    runs.more = files.more
+    safely = lambda path: os.fdopen(open_data_file(root, path, limits.max_file_bytes), "rb")  # noqa: E731
+    for path, label in zip(files, run_labels([path.relative_to(root) for path in files]), strict=True):
+        try:
+            runs[label] = frames.load(path, param.table, opener=safely)
+        except Exception as error:  # one file pandas cannot parse fails the render, naming it
+            message = "".join(traceback.format_exception_only(type(error), error)).strip()
+            raise PlotFailed(f"{param.name}: pandas could not read {path.relative_to(root).as_posix()}: {message}") from None
+    return runs
 
 
 _OUT_OF_MEMORY_EXIT = 87  # a worker's exit code when its memory watchdog stopped it
@@ -4036,6 +4382,8 @@ def _shown_value(value, data_dir: pathlib.Path):
     """A value as JSON shows it: a file under the data directory by its path there, not the server's."""
     if isinstance(value, pathlib.PurePath) and value.is_relative_to(data_dir):
         return value.relative_to(data_dir).as_posix()
+    if isinstance(value, FileSet):
+        return [_shown_value(path, data_dir) for path in value]
     return _json_value(value)
 
 
@@ -5255,6 +5603,7 @@ def main(
         sources, data_path, demo = _examples(data_dir)
     else:
         data_path = pathlib.Path(data_dir or ".")
+        sources, data_path = _data_sources_within(sources, data_path, data_dir is None)
     if not data_path.is_dir():
         raise SystemExit(f"plotserve: no such data directory: {data_path}")
     limits = Limits(
@@ -5334,6 +5683,27 @@ def main(
         server.server_close()
         if demo is not None:
             demo.cleanup()
+
+
+def _data_sources_within(sources: list[str], data_path: pathlib.Path, chosen: bool) -> tuple[list[str], pathlib.Path]:
+    """The data sources, and the data directory they are served from.
+
+    With no ``--data-dir``, data sources outside the current folder make their common folder the
+    data directory. Where the data directory is not the current folder, data sources are given
+    as absolute paths, so that every process reads the same files whatever its own folder.
+    """
+    data = [source for source in sources if is_data_source(source)]
+    if not data:
+        return sources, data_path
+    here = pathlib.Path.cwd()
+    folders = [os.path.abspath(re.split(r"[*?[,]", source)[0] or ".") for source in data]
+    if chosen and not all(pathlib.Path(folder).is_relative_to(here) for folder in folders):
+        common = pathlib.Path(os.path.commonpath(folders))
+        data_path = common if common.is_dir() else common.parent
+        print(f"plotserve: serving data files from {data_path}", file=sys.stderr, flush=True)
+    if data_path.resolve() != here.resolve():
+        sources = [os.path.abspath(source) if is_data_source(source) else source for source in sources]
+    return sources, data_path
 
 
 def _gather_views(argv: list[str]) -> list[str]:
