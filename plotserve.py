@@ -120,6 +120,7 @@ DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 FIGURE_FORMAT = "figure"  # not a URL's: the pickled Figure, for a PDF export's pages (PdfPages, vector)
+DATA_FORMAT = "csv"  # /NAME.csv: the data of every line the picture draws
 
 # Limits on what a request may ask for.
 MAX_TEXT = 10_000  # characters in one value
@@ -851,6 +852,7 @@ def data_plots(sources: typing.Sequence[str]) -> list[Plot]:
     groups = [source for source in sources if source not in files]
     if len(files) > 1:  # the shell expanded a pattern: overlay those files as it would have
         groups.append(_shared_pattern([shown(path) for path in files]))
+        files = []
     plots, names = [], set()
 
     def add(name: str, pattern: str, title: str, source: str) -> str:
@@ -866,13 +868,14 @@ def data_plots(sources: typing.Sequence[str]) -> list[Plot]:
         pattern = shown(group) if not _GLOB_CHARS.search(group) and "," not in group else group
         stem = re.split(r"[*?[,]", pattern)[0].rstrip("/") or "runs"
         overlay = add(pathlib.PurePath(stem).name or "runs", pattern, f"Runs in {pattern}", source_label(group))
-        try:
-            matched = resolve_table_patterns(here, pattern, 1 << 62) if not os.path.isabs(pattern) else None
+        parts = [os.path.abspath(part.strip()) for part in pattern.split(",")]
+        base = pathlib.Path(os.path.commonpath([re.split(r"[*?[]", part)[0] for part in parts]))
+        base = base if base.is_dir() else base.parent
+        try:  # the files it names now, each of which gets a page of its own
+            matched = resolve_table_patterns(base, ",".join(os.path.relpath(part, base) for part in parts), 1 << 62)
         except PathRefused:
-            matched = None
-        if matched is None:
-            matched = sorted(pathlib.Path(name) for name in glob.glob(pattern, recursive=True))[:MAX_RUNS]
-        for path, label in zip(matched, run_labels(matched), strict=True):
+            matched = FileSet()
+        for path, label in zip(matched, run_labels([path.relative_to(base.resolve()) for path in matched]), strict=True):
             add(f"{overlay}_{label}", shown(str(path)), f"{label} ({shown(str(path))})", source_label(group))
     for path in files:
         add(pathlib.PurePath(path).stem, shown(path), shown(path), source_label(path))
@@ -1166,6 +1169,7 @@ class View:
     logy: bool = False
     grid: bool = False
     theme: str = ""  # "light" or "dark" when asked for; "" lets the page follow the browser
+    smooth: float = 0.0  # the weight of the moving average every plain line is drawn as; 0: drawn as given
 
     def pairs(self, *, image: bool) -> list[tuple[str, str]]:
         """The query pairs that stand for this view; an image's say only what changes its pixels."""
@@ -1179,6 +1183,8 @@ class View:
         pairs += [(name, "true") for name, on in ((LOGX, self.logx), (LOGY, self.logy), (GRID, self.grid)) if on]
         if self.theme == "dark" or (self.theme and not image):
             pairs.append((THEME, self.theme))
+        if self.smooth:
+            pairs.append((SMOOTH, format(self.smooth, ".6g")))
         return pairs
 
 
@@ -1211,7 +1217,23 @@ def _parse_view(raw: dict, errors: dict) -> View:
             found["theme"] = raw[THEME].strip()
         else:
             errors[THEME] = f"must be one of: {', '.join(THEMES)}"
+    _parse_smooth(raw, errors, found)
     return View(**found)
+
+
+def _parse_smooth(raw: dict, errors: dict, found: dict) -> None:
+    """``_smooth=W``: a weight 0 <= W < 1 (0.6 is TensorBoard's default); empty or 0 is no smoothing."""
+    text = raw.get(SMOOTH, "").strip()
+    if not text or SMOOTH in errors:
+        return
+    try:
+        weight = _parse_number("float", text)
+        if not 0 <= weight < 1:
+            raise ValueError(f"must be at least 0 and less than 1, got {text[:40]!r}")
+    except ValueError as error:
+        errors[SMOOTH] = str(error)
+        return
+    found["smooth"] = float(format(weight, ".6g"))
 
 
 @dataclasses.dataclass
@@ -1250,7 +1272,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, WAIT, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, WAIT, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME, SMOOTH}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -1946,6 +1968,8 @@ def render_plot(
             apply_view(figure, view)
             if fmt == FIGURE_FORMAT:
                 return pickle.dumps(figure), []
+            if fmt == DATA_FORMAT:
+                return drawn_data_csv(figure), []
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
             return buffer.getvalue(), axes_geometry(figure, dpi)
@@ -2034,6 +2058,7 @@ def apply_view(figure: Figure, view: View) -> None:
 
     Raises ViewRefused (a 400) where the zoom does not fit the figure.
     """
+    smooth_lines(figure, view.smooth)  # first: on the full data, before anything thins the lines
     for ax in figure.axes:
         if _is_colorbar(ax):
             continue
@@ -2056,6 +2081,95 @@ def apply_view(figure: Figure, view: View) -> None:
             raise ViewRefused(f"{name} gives dates, but that axis of Axes {view.axes} shows numbers")
         low, high = get()
         set_(limits if low <= high else limits[::-1])  # an inverted axis (an image's y) stays inverted
+
+
+RAW_LINE = "plotserve-raw"  # the gid of the faint line a smoothed one leaves behind
+
+
+def _is_plain_line(line) -> bool:
+    """A line drawn as a line: a Line2D with a line style and no markers (not a scatter, not a smoothed line's raw copy)."""
+    return (
+        isinstance(line, matplotlib.lines.Line2D)
+        and line.get_marker() in (None, "", "None", " ", "none")
+        and line.get_linestyle() not in ("None", "", " ", "none")
+        and line.get_gid() != RAW_LINE
+    )
+
+
+def debiased_ema(values, weight: float):
+    """The exponential moving average TensorBoard and wandb smooth with, debiased: point i is
+    ``sum(w**(i-k) * y[k]) / sum(w**(i-k))`` over the finite points k <= i; others stay as they are."""
+    import pandas
+
+    values = numpy.asarray(values, dtype=float)
+    finite = numpy.isfinite(values)
+    smoothed = pandas.Series(numpy.where(finite, values, numpy.nan)).ewm(alpha=1 - weight, adjust=True, ignore_na=True).mean().to_numpy()
+    return numpy.where(finite, smoothed, values)
+
+
+def smooth_lines(figure: Figure, weight: float) -> None:
+    """Draw every plain line as its debiased EMA (``_smooth=W``), its raw data left behind it, faint, in its colour."""
+    if not weight:
+        return
+    for ax in figure.axes:
+        for line in list(ax.lines):
+            if not _is_plain_line(line):
+                continue
+            xs, ys = line.get_data(orig=True)
+            try:
+                smoothed = debiased_ema(ys, weight)
+            except (TypeError, ValueError):  # not numbers (categories): drawn as given
+                continue
+            (raw,) = ax.plot(xs, ys, color=line.get_color(), alpha=0.25, linewidth=line.get_linewidth(), label="_raw")
+            raw.set_gid(RAW_LINE)
+            raw.set_zorder(line.get_zorder() - 0.01)
+            line.set_ydata(smoothed)
+            line.plotserve_raw = raw  # for the drawn data: the series and its raw data
+
+
+def drawn_series(figure: Figure) -> list[dict]:
+    """Every line the picture draws: which Axes (its title, or its number), label, colour, raw or smoothed, and data."""
+    found = []
+    for index, ax in enumerate(figure.axes):
+        where = ax.get_title() or f"axes {index}"
+        plain = [line for line in ax.lines if line.get_gid() != RAW_LINE]
+        for number, line in enumerate(plain):
+            label = line.get_label()
+            label = label if label and not label.startswith("_") else f"line {number}"
+            xs, ys = line.get_data(orig=False)
+            found.append({"axes": where, "label": label, "color": matplotlib.colors.to_hex(line.get_color()), "x": xs, "y": ys})
+            raw = getattr(line, "plotserve_raw", None)
+            if raw is not None:
+                xs, ys = raw.get_data(orig=False)
+                found.append({**found[-1], "label": f"{label} (raw)", "x": xs, "y": ys})
+    return found
+
+
+def _series_of(ax) -> list[dict]:
+    """The lines of one Axes as the JSON twin lists them: label, colour, number of points."""
+    series = []
+    for number, line in enumerate(line for line in ax.lines if line.get_gid() != RAW_LINE):
+        label = line.get_label()
+        series.append(
+            {
+                "label": label if label and not label.startswith("_") else f"line {number}",
+                "color": matplotlib.colors.to_hex(line.get_color()),
+                "points": len(line.get_xdata(orig=False)),
+            }
+        )
+    return series
+
+
+def drawn_data_csv(figure: Figure) -> bytes:
+    """``/NAME.csv``: every line the picture draws, in long form: axes, series, x, y (dates in ISO 8601)."""
+    import pandas
+
+    parts = []
+    for entry in drawn_series(figure):
+        xs = numpy.asarray(entry["x"])
+        parts.append(pandas.DataFrame({"axes": entry["axes"], "series": entry["label"], "x": xs, "y": numpy.asarray(entry["y"])}))
+    frame = pandas.concat(parts, ignore_index=True) if parts else pandas.DataFrame(columns=["axes", "series", "x", "y"])
+    return frame.to_csv(index=False, float_format="%.17g", date_format="%Y-%m-%dT%H:%M:%S.%f").encode()
 
 
 def _axis_geometry(axis, limits: tuple[float, float]) -> dict:
@@ -2093,6 +2207,7 @@ def axes_geometry(figure: Figure, dpi: float) -> list[dict]:
                 "y": _axis_geometry(ax.yaxis, ax.get_ylim()),
                 "kind": "colorbar" if _is_colorbar(ax) else ax.name,  # "rectilinear", "polar", "3d", ...
                 "visible": bool(ax.get_visible() and ax.axison),
+                "series": _series_of(ax),
             }
         )
     return found
@@ -4830,6 +4945,23 @@ class PlotApp:
             response.headers["X-Plotserve-Source-Error"] = _header_safe(self.source_error(plot), 1000)
         return response
 
+    def _drawn_data(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        """``/NAME.csv``: the data of every line the view's picture draws; the same query, ETags and 304s as the picture."""
+        content_type = "text/csv; charset=utf-8"
+        if view.errors or view.missing:
+            message = "; ".join(f"{k or 'query'}: {v}" for k, v in view.errors.items()) or f"missing {', '.join(view.missing)}"
+            headers = {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"}
+            return Response(view.status if view.errors else 400, f"{message}\n".encode(), "text/plain; charset=utf-8", headers)
+        try:
+            rendered = self.images.get(plot, view, DATA_FORMAT, request.headers.get("If-None-Match"), client=request.client)
+        except PlotFailed as failure:
+            headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
+            return Response(failure.status, f"{failure}\n\n{failure.details}".encode(), "text/plain; charset=utf-8", headers)
+        if isinstance(rendered, NotModified):
+            return Response(304, b"", content_type, {"ETag": rendered.etag, "Cache-Control": "no-cache"})
+        headers = {"ETag": rendered.etag, "Cache-Control": "no-cache", "Content-Disposition": f'inline; filename="{plot.name}.csv"'}
+        return Response(200, rendered.body, content_type, headers)
+
     # Routes, in one table: exact paths, then ``/NAME`` by its suffix.
     PATHS: typing.ClassVar[dict] = {
         "/": _index,
@@ -4843,6 +4975,7 @@ class PlotApp:
         ".png": _image,
         ".svg": _image,
         ".pdf": _image,
+        ".csv": _drawn_data,
     }
 
     # -- access -----------------------------------------------------------------------------------
