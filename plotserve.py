@@ -806,9 +806,8 @@ def run_labels(paths: typing.Sequence[pathlib.PurePath]) -> list[str]:
     if len(paths) <= 1:
         return [path.stem for path in paths]
     parts = [list(path.parts) for path in paths]
-    if len({path.suffix for path in paths}) == 1:
-        for split, path in zip(parts, paths, strict=True):
-            split[-1] = path.stem
+    for split, path in zip(parts, paths, strict=True):
+        split[-1] = path.stem  # run.csv and run.parquet, alike but for that, are named by their whole paths below
     shortest = min(len(split) for split in parts)
     lead = 0
     while lead < shortest - 1 and len({split[lead] for split in parts}) == 1:
@@ -833,7 +832,9 @@ def _shared_pattern(paths: list[str]) -> str:
         if len(differing) == 1:
             pattern = list(parts[0])
             pattern[differing[0]] = "*"
-            return pathlib.PurePath(*pattern).as_posix()
+            pattern = pathlib.PurePath(*pattern).as_posix()
+            if {os.path.abspath(name) for name in glob.glob(pattern)} == {os.path.abspath(path) for path in paths}:
+                return pattern  # the very files given, and the ones that turn up there later
     return ",".join(paths)
 
 
@@ -866,11 +867,11 @@ def data_plots(sources: typing.Sequence[str]) -> list[Plot]:
 
     for group in groups:
         pattern = shown(group) if not _GLOB_CHARS.search(group) and "," not in group else group
-        stem = re.split(r"[*?[,]", pattern)[0].rstrip("/") or "runs"
-        overlay = add(pathlib.PurePath(stem).name or "runs", pattern, f"Runs in {pattern}", source_label(group))
         parts = [os.path.abspath(part.strip()) for part in pattern.split(",")]
         base = pathlib.Path(os.path.commonpath([re.split(r"[*?[]", part)[0] for part in parts]))
         base = base if base.is_dir() else base.parent
+        title = f"Runs in {pattern}" if "," not in pattern else f"Runs in {shown(str(base))}"
+        overlay = add(base.name or "runs", pattern, title, source_label(group))
         try:  # the files it names now, each of which gets a page of its own
             matched = resolve_table_patterns(base, ",".join(os.path.relpath(part, base) for part in parts), 1 << 62)
         except PathRefused:
@@ -880,6 +881,25 @@ def data_plots(sources: typing.Sequence[str]) -> list[Plot]:
     for path in files:
         add(pathlib.PurePath(path).stem, shown(path), shown(path), source_label(path))
     return plots
+
+
+def within_data_dir(plots: dict[str, Plot], data_dir: pathlib.Path) -> dict[str, Plot]:
+    """The plots with each data-file pattern default under ``data_dir`` written relative to it, as pages show it."""
+    root = str(data_dir.resolve())
+    changed = {}
+    for name, plot in plots.items():
+        params = list(plot.params)
+        title = plot.title
+        for index, param in enumerate(params):
+            default = param.default if param.kind == "tables" and isinstance(param.default, str) else ""
+            parts = [part.strip() for part in default.split(",")]
+            if not default or not all(os.path.isabs(part) and (part + "/").startswith(root + "/") for part in parts):
+                continue
+            relative = ",".join(os.path.relpath(part, root) for part in parts)
+            params[index] = dataclasses.replace(param, default=relative)
+            title = title.replace(default, relative).replace(root + "/", "")
+        changed[name] = dataclasses.replace(plot, params=tuple(params), title=title) if params != list(plot.params) else plot
+    return changed
 
 
 _X_NAMES = ("step", "global_step", "epoch", "iteration", "iter", "time", "timestamp", "wall_time")
@@ -4695,7 +4715,7 @@ class PlotApp:
         self.limits = limits or Limits()
         if data_cache_mb is not None:  # each render process's parsed frames: the workers get it with the limits
             self.limits = dataclasses.replace(self.limits, data_cache_bytes=int(data_cache_mb * 2**20))
-        self.plots = discover_plots(sources, handler_class)
+        self.plots = within_data_dir(discover_plots(sources, handler_class), self.limits.data_dir)
         self.watcher = Watcher(max_waiting)
         self.token = token
         self.allowed_hosts = {name.lower() for name in allowed_hosts}
@@ -4736,6 +4756,7 @@ class PlotApp:
         None: a reload failed and the last good plots stay; pages waiting on their view hear of it.
         """
         if plots is not None:
+            plots = within_data_dir(plots, self.limits.data_dir)
             old = self.renderer
             if isinstance(old, WorkerPool):
                 self.renderer = self._new_renderer()  # forked from this process: the new code is loaded
@@ -5635,7 +5656,7 @@ def _warn_empty_sources(sources: typing.Sequence[str], plots: dict[str, Plot]) -
     """Say which sources gave no plot: a misspelt prefix or the wrong file is the usual reason."""
     found = {plot.source.partition(":")[0] for plot in plots.values()}
     for source in sources:
-        if source_label(source) not in found:
+        if source_label(source) not in found and not is_data_source(source):
             print(
                 f"plotserve: {source} has no plot_* functions (nor PlotRequestHandler subclasses with plot_* methods)",
                 file=sys.stderr,
