@@ -61,6 +61,7 @@ import select
 import signal
 import socket
 import stat
+import statistics
 import tempfile
 import textwrap
 import threading
@@ -1770,6 +1771,66 @@ class Reloader:
         return True
 
 
+# A run that stopped: how often a view's files change is learnt from their mtimes as plotserve
+# looks at them (every request, and every tick of the Watcher while a page waits); a view whose
+# files have not changed for STALL_INTERVALS of those intervals is stalled.
+STALL_INTERVALS = 5
+MIN_STALL_SECONDS = 3.0  # never stalled sooner: a log written every 0.1 s may pause for a checkpoint
+UNKNOWN_STALL_SECONDS = 600.0  # before a change was seen (a fresh process, a cron job's --get)
+MAX_STALL_FILES = 4096  # files whose history is kept, the least recently seen dropped first
+
+
+class StallWatch:
+    """How often each data file changes, and whether a view's files have stopped changing."""
+
+    def __init__(self, max_files: int = MAX_STALL_FILES):
+        self.max_files = max_files
+        self.files: collections.OrderedDict[str, tuple[int, collections.deque]] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def observe(self, inputs: typing.Sequence[tuple[str, int, int]]) -> None:
+        """Note each file's mtime (``tracked_files``' tuples); a new one adds the time since the last to its history."""
+        with self.lock:
+            for path, mtime_ns, _ in inputs:
+                known = self.files.get(path)
+                if known is None:
+                    self.files[path] = (mtime_ns, collections.deque(maxlen=16))
+                elif mtime_ns != known[0]:
+                    if mtime_ns > known[0]:
+                        known[1].append((mtime_ns - known[0]) / 1e9)
+                    self.files[path] = (mtime_ns, known[1])
+                self.files.move_to_end(path)
+            while len(self.files) > self.max_files:
+                self.files.popitem(last=False)
+
+    def state(self, inputs: typing.Sequence[tuple[str, int, int]], now: float | None = None) -> dict:
+        """``stalled``, ``last_change`` (ISO 8601, UTC), ``no_change_seconds`` and the ``usual_interval`` learnt
+        (None before two changes were seen) of a view with these input files; {} for a view with none."""
+        if not inputs:
+            return {}
+        now = time.time() if now is None else now
+        last = max(mtime_ns for _, mtime_ns, _ in inputs) / 1e9
+        with self.lock:
+            intervals = [statistics.median(self.files[path][1]) for path, _, _ in inputs if self.files.get(path, (0, ()))[1]]
+        usual = min(intervals) if intervals else None  # the busiest file sets the pace
+        limit = UNKNOWN_STALL_SECONDS if usual is None else max(MIN_STALL_SECONDS, STALL_INTERVALS * usual)
+        quiet = max(0.0, now - last)
+        return {
+            "stalled": quiet > limit,
+            "last_change": datetime.datetime.fromtimestamp(last, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "no_change_seconds": round(quiet, 1),
+            "usual_interval": None if usual is None else round(usual, 3),
+        }
+
+
+def quiet_for(seconds: float) -> str:
+    """``no change for 12 min``: how long a stalled view has been still, in the largest unit that fits."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"no change for {seconds // size:.0f} {unit}"
+    return f"no change for {seconds:.0f} s"
+
+
 # ==============================================================================================
 # Rendering
 # ==============================================================================================
@@ -3113,6 +3174,7 @@ class ImageService:
         self.waiting: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         self.counts = collections.Counter()
+        self.stalls = StallWatch()
 
     def count(self, name: str) -> None:
         """Add one to a health counter."""
@@ -3122,6 +3184,7 @@ class ImageService:
     def key(self, plot: Plot, request: Request, fmt: str) -> tuple[str, str, bool]:
         """(view, key, live): the view is code, values, format and size; the key adds the input files' state."""
         inputs = tracked_files(plot, request, self.limits)
+        self.stalls.observe(inputs)
         view = hashlib.sha256("\n".join([plot.name, plot.fingerprint, fmt, request.canonical_query(plot, image=True)]).encode()).hexdigest()
         return view, hashlib.sha256(f"{view}\n{inputs!r}".encode()).hexdigest(), not inputs
 
@@ -4909,7 +4972,10 @@ class PlotApp:
                 rendered = self.images.get(plot, view, "png")
             except PlotFailed as error:
                 failure = error
-        return _json_response(plot_json(plot, view, self.limits, rendered, failure), view.status)
+        data = plot_json(plot, view, self.limits, rendered, failure)
+        if not view.errors and not view.missing:
+            data.update(self.images.stalls.state(tracked_files(plot, view, self.limits)))
+        return _json_response(data, view.status)
 
     def _comparison(self, plot: Plot, pairs, as_json: bool) -> Response:
         """A side-by-side page (or its JSON); a submitted form becomes the comparison's short URL."""
@@ -5805,6 +5871,7 @@ def main(
         else:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()
+        _exit_if_stalled(get, body)
         return
     if token == "":
         print(
@@ -5837,6 +5904,20 @@ def main(
         server.server_close()
         if demo is not None:
             demo.cleanup()
+
+
+STALLED_EXIT = 3  # --get of a JSON twin whose view is stalled: for a cron job to notice a run that stopped
+
+
+def _exit_if_stalled(url: str, body: bytes) -> None:
+    """Exit with STALLED_EXIT when ``--get`` fetched a JSON twin that says its view is stalled."""
+    if not urllib.parse.urlsplit(url).path.endswith(".json"):
+        return
+    with contextlib.suppress(ValueError, AttributeError):
+        data = json.loads(body)
+        if data.get("stalled"):
+            print(f"plotserve: {url}: stalled: {quiet_for(data['no_change_seconds'])} (last change {data['last_change']})", file=sys.stderr)
+            raise SystemExit(STALLED_EXIT)
 
 
 def _data_sources_within(sources: list[str], data_path: pathlib.Path, chosen: bool) -> tuple[list[str], pathlib.Path]:

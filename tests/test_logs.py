@@ -8,14 +8,17 @@ JSON twin's series; how often a file was parsed from the render processes' count
 import io
 import json
 import math
+import os
 import pathlib
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import running_server
+from conftest import ROOT, running_server
 
 import plotserve
 
@@ -303,3 +306,63 @@ def test_the_drawn_data_has_etags_and_304s_like_the_picture(runs):
         append_rows(runs / "runs" / "a" / "metrics.csv", 20, 21)
         changed = client.get("/runs.csv?_smooth=0.5", headers={"If-None-Match": first.headers["etag"]})
         assert changed.status == 200 and changed.headers["etag"] != first.headers["etag"]
+
+
+# -- a run that stopped ---------------------------------------------------------------------------
+
+
+def test_a_log_written_every_half_second_is_not_stalled_until_it_stops(runs):
+    path = runs / "runs" / "a" / "metrics.csv"
+    stop = threading.Event()
+
+    def write():
+        step = 20
+        while not stop.wait(0.5):
+            append_rows(path, step, step + 1)
+            step += 1
+
+    writer = threading.Thread(target=write)
+    with serve(runs, str(runs / "runs"), workers=0) as client:
+        writer.start()
+        try:
+            seen = []
+            deadline = time.monotonic() + 4
+            while time.monotonic() < deadline:
+                seen.append(json.loads(client.get("/runs_a.json").body))
+                time.sleep(0.2)
+        finally:
+            stop.set()
+            writer.join()
+        assert [data["stalled"] for data in seen] == [False] * len(seen)
+        assert seen[-1]["usual_interval"] == pytest.approx(0.5, abs=0.2)
+        stopped_at = time.monotonic()
+        while not json.loads(client.get("/runs_a.json").body)["stalled"]:
+            assert time.monotonic() - stopped_at < 10, "not stalled 10 s after the writes stopped"
+            time.sleep(0.2)
+        data = json.loads(client.get("/runs_a.json").body)
+        assert data["no_change_seconds"] >= plotserve.MIN_STALL_SECONDS
+        assert data["last_change"].endswith("Z")
+        # The overlay's other runs stood still all along: the busiest file sets the pace.
+        assert json.loads(client.get("/runs.json").body)["stalled"] is True
+        # A plot with no input file says nothing about stalling.
+        assert "stalled" not in json.loads(client.get("/runs.json?files=nothing*").body)
+
+
+def run_cli(folder: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "plotserve.py"), *args]
+    return subprocess.run(command, cwd=folder, capture_output=True, timeout=120, check=False)
+
+
+def test_get_exits_non_zero_for_a_stalled_view(runs):
+    fresh = run_cli(runs, "runs", "--get", "/runs_a.json")
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["stalled"] is False
+    an_hour_ago = time.time() - 3600
+    for name in "abc":
+        os.utime(runs / "runs" / name / "metrics.csv", (an_hour_ago, an_hour_ago))
+    stalled = run_cli(runs, "runs", "--get", "/runs.json")
+    assert stalled.returncode == plotserve.STALLED_EXIT
+    assert b"no change for 1 h" in stalled.stderr
+    assert json.loads(stalled.stdout)["stalled"] is True
+    picture = run_cli(runs, "runs", "--get", "/runs.png", "-o", "out.png")  # only a JSON twin says
+    assert picture.returncode == 0 and (runs / "out.png").read_bytes().startswith(b"\x89PNG")
