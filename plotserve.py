@@ -166,6 +166,14 @@ class Table:
 
 
 @dataclasses.dataclass(frozen=True)
+class RunsOf:
+    """Marks a ``list[str]`` parameter as a choice of the runs a ``dict[str, DataFrame]`` parameter reads:
+    ``runs: Annotated[list[str], RunsOf("files")] = ()``; the form shows a checkbox per run."""
+
+    param: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Param:
     """One parameter of a plot, as the form, the parser and the JSON listing see it."""
 
@@ -184,6 +192,7 @@ class Param:
     help: str = ""
     annotation: str = ""  # the Python type as written, for the form's tooltip
     table: Table | None = None  # how a table parameter's file is read
+    runs_of: str = ""  # for a list of runs (RunsOf): the files parameter whose runs it chooses
 
     def text(self, value: typing.Any) -> str:
         """The query-string text for a Python value of this parameter."""
@@ -389,7 +398,8 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
         args = typing.get_args(annotation)
         item = _SCALARS.get(args[0], "str") if args else "str"
         item = "str" if item == "bool" else item
-        return Param(kind="list", type_name=f"list[{item}]", item_kind=item, minimum=low, maximum=high, **common)
+        runs_of = next((item.param for item in metadata if isinstance(item, RunsOf)), "")
+        return Param(kind="list", type_name=f"list[{item}]", item_kind=item, minimum=low, maximum=high, runs_of=runs_of, **common)
     if annotation in _SCALARS:
         kind = _SCALARS[annotation]
         return Param(kind=kind, type_name=kind, minimum=low, maximum=high, step=step, **common)
@@ -919,7 +929,7 @@ def _log_plot(name: str, pattern: str, title: str, source: str) -> Plot:
         y: list[str] = (),
         x: str = "",
         panels: bool = True,
-        runs: list[str] = (),
+        runs: typing.Annotated[list[str], RunsOf("files")] = (),
     ):
         """Each numeric column of the data files against their step, epoch or time.
 
@@ -3505,6 +3515,16 @@ pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border
   .figure { padding: 0.4rem; }
   .field input[type=text], .field input[type=number], .field select { font-size: 1rem; }
 }
+/* Runs of a log: a checkbox each, in the colour its lines are drawn in (matplotlib's C0..C9). */
+.runs { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; margin-top: 0.35rem; font-size: 0.85rem; }
+.runs label.run { display: flex; gap: 0.3rem; align-items: center; }
+.runs .more { color: var(--muted); }
+.swatch { display: inline-block; width: 0.9rem; height: 0.25rem; border-radius: 1px; }
+.c0 { background: #1f77b4; } .c1 { background: #ff7f0e; } .c2 { background: #2ca02c; } .c3 { background: #d62728; }
+.c4 { background: #9467bd; } .c5 { background: #8c564b; } .c6 { background: #e377c2; } .c7 { background: #7f7f7f; }
+.c8 { background: #bcbd22; } .c9 { background: #17becf; }
+.explore .smooth input { width: 7rem; }
+.toolbar .stall { color: var(--bad); font-weight: 600; }
 """
 
 PAGE_SCRIPT = """\
@@ -4032,8 +4052,86 @@ exploreImage();
     return copied;
   }
 
+  // Run checkboxes (a log's runs): the ticked runs become the field's value, and the view's URL.
+  function runCheckboxes() {
+    for (const list of document.querySelectorAll(".runs[data-field]")) {
+      const field = document.getElementById(list.dataset.field);
+      const boxes = [...list.querySelectorAll("input[type=checkbox]")];
+      for (const box of boxes) {
+        box.addEventListener("change", () => {
+          const ticked = boxes.filter((other) => other.checked).map((other) => other.value);
+          if (!ticked.length) { box.checked = true; return; }  // no run at all draws nothing: keep one
+          field.value = ticked.length === boxes.length ? "" : ticked.join(", ");  // every run: the default
+          field.form.requestSubmit();
+        });
+      }
+    }
+  }
+
+  // The smoothing slider: a new view once it is let go (its value shows while it moves).
+  function smoothSlider() {
+    const slider = document.getElementById("smooth");
+    if (slider) slider.addEventListener("change", () => slider.form.requestSubmit());
+  }
+
+  // A run that stopped: the JSON twin says whether the view's files stopped changing; the toolbar
+  // and the tab's title say "no change for 12 min". A notification only once the user asked for them.
+  function watchStall() {
+    const img = document.getElementById("plot");
+    const toolbar = img && img.closest(".figure")?.querySelector(".toolbar");
+    if (!toolbar) return;
+    const title = document.title;
+    const line = document.createElement("span");
+    line.className = "stall";
+    line.setAttribute("role", "status");
+    toolbar.querySelector(".status").after(line);
+    let quietSince = null, notify = null, told = false;
+    function quietFor(seconds) {
+      for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+        if (seconds >= size) return `no change for ${Math.floor(seconds / size)} ${unit}`;
+      }
+      return `no change for ${Math.floor(seconds)} s`;
+    }
+    function show() {
+      const text = quietSince === null ? "" : quietFor((Date.now() - quietSince) / 1000);
+      line.textContent = text;
+      document.title = text ? `(${text}) ${title}` : title;
+      if (notify) notify.hidden = !text;
+    }
+    async function ask() {
+      try {
+        const response = await fetch(pictureUrl(img).replace(/\\.png(\\?|$)/, ".json$1"), { cache: "no-store" });
+        const data = response.ok ? await response.json() : {};
+        if (!("stalled" in data)) return;  // no file to watch: nothing to say
+        const wasQuiet = quietSince !== null;
+        quietSince = data.stalled ? Date.now() - data.no_change_seconds * 1000 : null;
+        if (data.stalled && !wasQuiet && !told && window.Notification && Notification.permission === "granted") {
+          told = true;
+          new Notification(document.title.replace(/^\\(.*?\\) /, ""), { body: quietFor(data.no_change_seconds) });
+        }
+        if (!data.stalled) told = false;
+        if (!notify && window.Notification && Notification.permission === "default") {
+          notify = document.createElement("button");
+          notify.type = "button";
+          notify.className = "secondary";
+          notify.textContent = "Notify me";
+          notify.title = "Show a notification when this view stops changing";
+          notify.addEventListener("click", async () => { await Notification.requestPermission(); notify.remove(); });
+          line.after(notify);
+        }
+        show();
+      } catch (error) { /* the status line says when the server is out of reach */ }
+    }
+    ask();
+    setInterval(() => { if (!document.hidden) ask(); }, 10000);
+    setInterval(show, 1000);
+  }
+
   function start() {
     showSliderValues();
+    runCheckboxes();
+    smoothSlider();
+    watchStall();
     watchThumbnails();
     // Every live picture: the view's, or each one of a side-by-side comparison.
     for (const img of document.querySelectorAll("img[data-src]")) live(img);
@@ -4303,11 +4401,53 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
             widget = f'<input type="{"text" if bad else "datetime-local"}" {attrs} value="{text}" step="1">'
         else:  # an empty optional field is empty: its label says "optional", no "None" to read as a value
             widget = f'<input type="text" {attrs} value="{text}">'
+    widget += _run_checkboxes(param, request, limits) if param.runs_of else ""
     help_html = f'<div class="help">{e(param.help)}</div>' if param.help else ""
     message = request.errors.get(param.name)
     message_html = f'<div class="message" role="alert">{e(message)}</div>' if message else ""
     invalid = " invalid" if message else ""
     return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
+
+
+RUN_COLOURS = 10  # the run checkboxes' swatches: matplotlib's C0..C9, as draw_log colours runs
+
+
+def _run_checkboxes(param: Param, request: Request, limits: Limits) -> str:
+    """A checkbox per run the files parameter reads now, in its colour; the page script writes the ticked ones into the field."""
+    files = request.values.get(param.runs_of)
+    if not isinstance(files, FileSet) or len(files) < 2:
+        return ""
+    root = limits.data_dir.resolve()
+    chosen = set(request.values.get(param.name) or ())
+    boxes = []
+    for place, label in enumerate(run_labels([path.relative_to(root) for path in files])):
+        checked = " checked" if not chosen or label in chosen else ""
+        boxes.append(
+            f'<label class="run"><input type="checkbox" value="{e(label)}"{checked}>'
+            f'<span class="swatch c{place % RUN_COLOURS}" aria-hidden="true"></span>{e(label)}</label>'
+        )
+    more = f'<span class="more">and {files.more} more files, not read</span>' if files.more else ""
+    return f'<div class="runs" data-field="field-{e(param.name)}">{"".join(boxes)}{more}</div>'
+
+
+def _smooth_slider(view: View) -> str:
+    """Under the picture: the smoothing weight (``_smooth``), a slider that belongs to the form."""
+    value = format(view.smooth, "g")
+    return (
+        f'<label class="smooth" title="Draw every line as its moving average (TensorBoard\'s smoothing)">smooth '
+        f'<input type="range" id="smooth" name="{SMOOTH}" min="0" max="0.99" step="0.01" value="{value}" form="plot-form">'
+        f' <output for="smooth">{value}</output></label>'
+    )
+
+
+def _alt_text(plot: Plot, rendered: Rendered | None) -> str:
+    """The picture's alt text: the plot's title, and the series it draws."""
+    labels = [series["label"] for ax in (rendered.axes if rendered else []) for series in ax.get("series", ())]
+    labels = list(dict.fromkeys(labels))
+    if not labels:
+        return plot.title
+    shown = ", ".join(labels[:12]) + (f" and {len(labels) - 12} more" if len(labels) > 12 else "")
+    return f"{plot.title}: {shown}"
 
 
 def _explore_bar(plot: Plot, request: Request) -> str:
@@ -4330,7 +4470,7 @@ def _explore_bar(plot: Plot, request: Request) -> str:
         unzoomed = dataclasses.replace(request, view=dataclasses.replace(view, xlim=None, ylim=None, axes=0))
         reset = f'<a id="reset" href="{e(_with_query(plot.name, unzoomed.canonical_query(plot)))}">Reset zoom</a>'
         hint = "zoomed: double-click or Esc to reset"
-    return EXPLORE.format(hint=hint, toggles=toggles, kept=kept, reset=reset)
+    return EXPLORE.format(hint=hint, toggles=toggles + _smooth_slider(view), kept=kept, reset=reset)
 
 
 NARROW_INCHES = 3.6  # a phone's width at 100 dpi, less the page's margins
@@ -4398,7 +4538,7 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
         failure_html = FAILURE.format(message=e(message), traceback=traceback_html)
     downloads = " ".join(
         f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
-        for fmt in IMAGE_FORMATS
+        for fmt in (*IMAGE_FORMATS, DATA_FORMAT)
     )
     return FIGURE.format(
         failure=failure_html,
@@ -4406,7 +4546,7 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
         sources=sources,
         width=width,
         height=height,
-        alt=e(plot.title),
+        alt=e(_alt_text(plot, rendered)),
         hidden="" if drawn else " hidden",
         pending=pending,
         src=e(src),
