@@ -1017,8 +1017,10 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
         return
     width, height = fig.get_size_inches()
     count = len(columns) if panels else 1
-    across = max(1, min(count, round(math.sqrt(count * width / height / 1.5)) or 1))
+    # A grid that fits the page: panels about 3:2, one column on a phone; taller than asked where they would be too flat.
+    across = 1 if width < 5 else max(1, min(count, round(math.sqrt(count * width / height / 1.5))))
     down = math.ceil(count / across)
+    fig.set_size_inches(width, max(height, down * min(height, width / across / 1.6)))
     grid = fig.subplots(down, across, squeeze=False)
     for ax in grid.flat[count:]:
         ax.set_visible(False)
@@ -4080,7 +4082,7 @@ exploreImage();
     const img = document.getElementById("plot");
     const toolbar = img && img.closest(".figure")?.querySelector(".toolbar");
     if (!toolbar) return;
-    const title = document.title;
+    const title = document.title, plotTitle = img.alt.split(": ")[0];
     const line = document.createElement("span");
     line.className = "stall";
     line.setAttribute("role", "status");
@@ -4102,6 +4104,9 @@ exploreImage();
       try {
         const response = await fetch(pictureUrl(img).replace(/\\.png(\\?|$)/, ".json$1"), { cache: "no-store" });
         const data = response.ok ? await response.json() : {};
+        const labels = [...new Set((data.axes || []).flatMap((axes) => (axes.series || []).map((series) => series.label)))];
+        const more = labels.length > 12 ? ` and ${labels.length - 12} more` : "";
+        if (labels.length) img.alt = `${plotTitle}: ${labels.slice(0, 12).join(", ")}${more}`;  // the series drawn
         if (!("stalled" in data)) return;  // no file to watch: nothing to say
         const wasQuiet = quietSince !== null;
         quietSince = data.stalled ? Date.now() - data.no_change_seconds * 1000 : null;
@@ -4331,6 +4336,7 @@ _KIND_WORDS = {
     "date": "date",
     "datetime": "date and time",
     "path": "file",
+    "tables": "files, a folder or a pattern",
 }
 _LIST_WORDS = {"int": "whole numbers", "float": "numbers", "str": "texts"}
 
