@@ -974,7 +974,7 @@ def _x_values(frame, column):
         return numpy.arange(len(frame)), "row"
     values = frame[column]
     timed = str(column).lower() in _TIME_NAMES
-    if values.dtype == object and timed:
+    if timed and not pandas.api.types.is_numeric_dtype(values) and not pandas.api.types.is_datetime64_any_dtype(values):
         with contextlib.suppress(ValueError, TypeError):
             values = pandas.to_datetime(values)
     elif timed and pandas.api.types.is_numeric_dtype(values) and len(values) and 1e8 < values.iloc[0] < 1e11:
@@ -2229,11 +2229,11 @@ def drawn_series(figure: Figure) -> list[dict]:
         for number, line in enumerate(plain):
             label = line.get_label()
             label = label if label and not label.startswith("_") else f"line {number}"
-            xs, ys = line.get_data(orig=False)
+            xs, ys = line.get_data(orig=True)
             found.append({"axes": where, "label": label, "color": matplotlib.colors.to_hex(line.get_color()), "x": xs, "y": ys})
             raw = getattr(line, "plotserve_raw", None)
             if raw is not None:
-                xs, ys = raw.get_data(orig=False)
+                xs, ys = raw.get_data(orig=True)
                 found.append({**found[-1], "label": f"{label} (raw)", "x": xs, "y": ys})
     return found
 

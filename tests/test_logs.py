@@ -366,3 +366,31 @@ def test_get_exits_non_zero_for_a_stalled_view(runs):
     assert json.loads(stalled.stdout)["stalled"] is True
     picture = run_cli(runs, "runs", "--get", "/runs.png", "-o", "out.png")  # only a JSON twin says
     assert picture.returncode == 0 and (runs / "out.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    "column, values",
+    [
+        ("time", ["2026-01-01T00:00:00", "2026-01-01T00:01:00", "2026-01-01T00:03:00"]),
+        ("wall_time", [1767225600.0, 1767225660.0, 1767225780.0]),  # epoch seconds, as TensorBoard writes them
+    ],
+)
+def test_a_time_column_is_drawn_as_dates(tmp_path, column, values):
+    pd.DataFrame({column: values, "loss": [3.0, 2.0, 1.0]}).to_csv(tmp_path / "timed.csv", index=False)
+    with serve(tmp_path, str(tmp_path / "timed.csv"), workers=0) as client:
+        twin = json.loads(client.get("/timed.json").body)
+        assert twin["axes"][0]["x"]["scale"] == "date"
+        assert twin["axes"][0]["x"]["dates"][1].startswith("2026-01-01T00:03")  # the last point, and a margin
+        data = drawn(client, "/timed.csv")
+        assert data["x"].tolist()[0].startswith("2026-01-01") and data["y"].tolist() == [3.0, 2.0, 1.0]
+        # A zoom by dates, as the page asks for after a drag over a date axis.
+        assert client.get("/timed.png?_xlim=2026-01-01T00:00:30,2026-01-01T00:02:00").status == 200
+
+
+def test_with_no_step_column_the_first_increasing_column_or_the_row_number(tmp_path):
+    pd.DataFrame({"loss": [3.0, 1.0, 2.0], "seen": [10, 20, 40]}).to_csv(tmp_path / "a.csv", index=False)
+    pd.DataFrame({"loss": [3.0, 1.0, 2.0]}).to_csv(tmp_path / "b.csv", index=False)
+    with serve(tmp_path, str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), workers=0) as client:
+        folder = plotserve._plot_name(tmp_path.name)
+        assert drawn(client, f"/{folder}_a.csv")["x"].tolist() == [10, 20, 40]
+        assert drawn(client, f"/{folder}_b.csv")["x"].tolist() == [0, 1, 2]
