@@ -130,6 +130,7 @@ MAX_LIST_ITEMS = 10_000
 MAX_REQUEST_LINE = 8192
 MAX_PICKER_FILES = 500
 MAX_RUNS = 100  # files one pattern of data files takes: runs overlaid on one page
+MAX_LOOKED = 20_000  # names one pattern's listing looks at, at most
 
 
 # ==============================================================================================
@@ -780,7 +781,7 @@ def resolve_table_patterns(data_dir: pathlib.Path, text: str, max_bytes: int) ->
     patterns = [part.strip() for part in text.split(",") if part.strip()]
     if not patterns or len(text) > 4096 or any(ord(char) < 32 for char in text):
         raise PathRefused("give a file, a folder or a pattern such as runs/*/metrics.csv under the data directory")
-    found = []
+    found, looked = [], 0
     for pattern in patterns[:MAX_LIST_ITEMS]:
         if _URL_LIKE.search(pattern) or "\\" in pattern or pattern.startswith("~"):
             raise PathRefused("URLs, ~, drive and network paths are not accepted: give a pattern under the data directory", 403)
@@ -794,6 +795,9 @@ def resolve_table_patterns(data_dir: pathlib.Path, text: str, max_bytes: int) ->
         if not _GLOB_CHARS.search(pattern) and (root / pattern).is_dir():
             pattern = pattern.rstrip("/") + "/**"  # a folder: every data file in it, at any depth
         for name in glob.iglob(pattern, root_dir=root, recursive=True):
+            looked += 1
+            if looked > MAX_LOOKED:  # ** over a big tree: it is listed again at every look at the view
+                break
             if not name.lower().endswith(table_suffixes()):
                 continue
             try:
@@ -5931,7 +5935,11 @@ CLI = {
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
     "quiet": ("do not log requests", "flag", "q"),
     "no_reload": ("do not reload the plots when their source files change", "flag", "r"),
-    "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),
+    "sources": (
+        "plot files (.py) or module names, or data files, folders of them or patterns (runs/*/metrics.csv) to see as logs; "
+        "the examples in plots/ if none are given",
+        "positional",
+    ),
 }
 
 

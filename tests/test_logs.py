@@ -143,6 +143,8 @@ def test_a_pattern_takes_a_bounded_number_of_files_and_says_so(tmp_path, monkeyp
         log_frame(3).to_csv(tmp_path / f"run{number}.csv", index=False)
     files = plotserve.resolve_table_patterns(tmp_path, "*.csv", 1 << 30)
     assert [path.name for path in files] == ["run0.csv", "run1.csv", "run2.csv"] and files.more == 2
+    monkeypatch.setattr(plotserve, "MAX_LOOKED", 4)  # a pattern over a big tree lists a bounded number of names
+    assert len(plotserve.resolve_table_patterns(tmp_path, "**", 1 << 30)) < 4
 
 
 def test_labels_are_the_distinguishing_part():
