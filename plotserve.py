@@ -10,6 +10,22 @@ and an image that refreshes while the data underneath it changes. ``/NAME.png`` 
 ``.pdf``) is the image, ``/NAME.json`` its parameters; ``/index.json`` lists the plots.
 With no source, plotserve serves the examples in ``plots/`` next to this file.
 
+MAP: the sections below, in the order data flows through them, and where to start reading.
+
+- Discovery and parameters: a function becomes a ``Plot`` of ``Param`` records
+  (``discover_plots``); a query becomes a ``Request`` (``parse_query``), data-file paths are checked
+  (``resolve_data_file``).
+- Watching and reloading: ``Watcher`` for a change (held requests wait on files' stamps);
+  ``Reloader`` imports edited sources again.
+- Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
+  ``InProcessRenderer``; ``FrameCache`` for parsed data; ``ImageService`` for the ETag, the
+  ``RenderCache`` and shared renders.
+- HTML pages: ``plot_page``, ``index_page``, ``compare_page`` and their JSON twins (``plot_json``).
+- HTTP handler and server: ``PlotApp.respond`` for a request (routes in ``PlotApp.PATHS`` and
+  ``PlotApp.SUFFIXES``); ``PlotRequestHandler`` and ``make_app`` (WSGI) are thin adapters around it.
+- Command line: ``main``, whose signature is the command line; ``--get``.
+- Exports: ``write_export`` writes views to HTML, PDF or a folder.
+
 SECURITY: plotserve runs the plot code you give it; that code is trusted. Requests are not:
 only discovered plots can be called, every value is parsed against the plot's signature, file
 parameters only reach regular files under the data directory, and everything shown in HTML is
@@ -1896,6 +1912,15 @@ class ViewRefused(PlotFailed):
     status = 400
 
 
+class ParamsRefused(PlotFailed):
+    """The render process refuses a query the server accepted: a data file vanished, or changed
+    kind, between the two checks. Answered as the server's check would have: each field's message."""
+
+    def __init__(self, errors: dict[str, str], status: int = 400):
+        super().__init__("; ".join(f"{name or 'query'}: {message}" for name, message in errors.items()))
+        self.errors, self.status = dict(errors), status
+
+
 class Overloaded(PlotFailed):
     """Too many renders are waiting already."""
 
@@ -2572,8 +2597,8 @@ def opened_files(plot: Plot, values: dict, limits: Limits):
                 continue
             try:
                 fd = open_data_file(root, value, limits.max_file_bytes)
-            except PathRefused as refused:  # the file changed since the request was checked
-                raise PlotFailed(f"{param.name}: {refused}: {value.relative_to(root).as_posix()}") from None
+            except PathRefused as refused:  # the file vanished or changed kind since the server's check
+                raise ParamsRefused({param.name: str(refused)}, refused.status) from None
             opened.append(fd)
             if _FD_PATHS.is_dir():
                 given[param.name] = DataFile.of(fd, value, root)
@@ -2599,8 +2624,10 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
     """
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
-    if request.errors or request.missing:
-        raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
+    if request.errors:  # a file the server checked has gone or changed kind since: the server's answer
+        raise ParamsRefused(request.errors, request.status)
+    if request.missing:
+        raise PlotFailed(f"bad parameters: missing {', '.join(request.missing)}")
     values = dict(request.values)
     for param in plot.params:
         path = values.get(param.name)
@@ -2610,6 +2637,8 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
             try:
                 safely = lambda path: os.fdopen(open_data_file(limits.data_dir.resolve(), path, limits.max_file_bytes), "rb")  # noqa: E731
                 values[param.name] = frames.load(path, param.table, series=param.item_kind == "Series", opener=safely)
+            except PathRefused as refused:  # the file vanished or changed kind since the server's check
+                raise ParamsRefused({param.name: str(refused)}, refused.status) from None
             except Exception as error:  # a file pandas cannot parse fails this render, like a plot that raises
                 root = limits.data_dir.resolve()
                 shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
@@ -2772,6 +2801,8 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
             reply = ("ok", body, "")
         except OutOfMemory as error:
             reply = ("memory", _memory_message(job.plot, max_memory), error.details)
+        except ParamsRefused as error:
+            reply = ("params", (error.errors, error.status), "")
         except PlotFailed as error:
             reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
         except MemoryError:  # outside the plot's own code: parsing the job, or the image
@@ -3000,6 +3031,8 @@ class WorkerPool:
                 raise OutOfMemory(payload, details)
             if kind == "refused":
                 raise ViewRefused(payload, details)
+            if kind == "params":
+                raise ParamsRefused(*payload)
             if kind == "error":
                 raise PlotFailed(payload, details)
             return payload, seconds, axes
@@ -4810,8 +4843,23 @@ class HttpRequest:
     gone: typing.Callable[[], bool] = lambda: False
 
 
+# JSON safe wherever it lands, as Django's json_script writes it: inlined in an HTML page, a
+# "</script>" in a title or an error cannot end the script. Outside strings JSON has none of these.
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def json_bytes(data) -> bytes:
+    """Every JSON text plotserve writes: indented, ``<``, ``>`` and ``&`` escaped as ``\\u003c``, ``\\u003e``, ``\\u0026``."""
+    return json.dumps(data, indent=2, default=str).translate(_JSON_ESCAPES).encode()
+
+
 def _json_response(data, status: int = 200) -> Response:
-    return Response(status, json.dumps(data, indent=2, default=str).encode(), JSON)
+    return Response(status, json_bytes(data), JSON)
+
+
+def refused_view(view: Request, refused: ParamsRefused) -> Request:
+    """The view as the server's own check would have found it: with the fields the render process refused."""
+    return dataclasses.replace(view, errors={**view.errors, **refused.errors}, status=refused.status)
 
 
 def _stale_headers(rendered) -> dict:
@@ -5105,6 +5153,8 @@ class PlotApp:
         # The page answers at once: with the picture if it is drawn in a moment, else with a
         # placeholder while the render it started goes on (the image request joins it).
         outcome = self.images.prepare(plot, view, "png", PAGE_WAIT_SECONDS, client=request.client)
+        if isinstance(outcome, ParamsRefused):
+            return self._page(request, plot, refused_view(view, outcome), pairs, suffix)
         if isinstance(outcome, PlotFailed):
             headers = {"X-Plotserve-Error": _header_safe(outcome)}  # as on the image: a 5xx says whose fault it is
             if outcome.status == 503:
@@ -5120,6 +5170,8 @@ class PlotApp:
         if not view.errors and not view.missing:
             try:
                 rendered = self.images.get(plot, view, "png")
+            except ParamsRefused as refused:
+                view = refused_view(view, refused)
             except PlotFailed as error:
                 failure = error
         data = plot_json(plot, view, self.limits, rendered, failure)
@@ -5151,6 +5203,8 @@ class PlotApp:
         if_none_match = request.headers.get("If-None-Match")
         try:
             rendered = self.images.get(plot, view, fmt, if_none_match, client=request.client)
+        except ParamsRefused as refused:
+            return self._image(request, plot, refused_view(view, refused), pairs, fmt)
         except PlotFailed as failure:
             body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
             headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
