@@ -8,15 +8,17 @@ methods of a ``PlotRequestHandler`` subclass, then run::
 and open http://127.0.0.1:9999/. Every plot gets a page with a form built from its signature
 and an image that refreshes while the data underneath it changes. ``/NAME.png`` (``.svg``,
 ``.pdf``) is the image, ``/NAME.json`` its parameters; ``/index.json`` lists the plots.
-With no source, plotserve serves the examples in ``plots/`` next to this file.
+With no source, plotserve serves the examples in ``plots/`` next to this file. A data file, a
+folder of them or a pattern (``python plotserve.py 'runs/*/metrics.csv'``) is served with no code,
+as the built-in log plot.
 
 MAP: the sections below, in the order data flows through them, and where to start reading.
 
 - Discovery and parameters: a function becomes a ``Plot`` of ``Param`` records
   (``discover_plots``); a query becomes a ``Request`` (``parse_query``), data-file paths are checked
-  (``resolve_data_file``).
+  (``resolve_data_file``, ``resolve_table_patterns``); data sources become log plots (``data_plots``).
 - Watching and reloading: ``Watcher`` for a change (held requests wait on files' stamps);
-  ``Reloader`` imports edited sources again.
+  ``Reloader`` imports edited sources again; ``StallWatch`` tells a run that stopped.
 - Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
   ``InProcessRenderer``; ``FrameCache`` for parsed data; ``ImageService`` for the ETag, the
   ``RenderCache`` and shared renders.
@@ -2662,6 +2664,8 @@ def _load_runs(files: FileSet, param: Param, frames: FrameCache, limits: Limits)
     for path, label in zip(files, run_labels([path.relative_to(root) for path in files]), strict=True):
         try:
             runs[label] = frames.load(path, param.table, opener=safely)
+        except PathRefused:  # gone (or made a link) since it was listed: the next listing, and ETag, leave it out too
+            continue
         except Exception as error:  # one file pandas cannot parse fails the render, naming it
             message = "".join(traceback.format_exception_only(type(error), error)).strip()
             raise PlotFailed(f"{param.name}: pandas could not read {path.relative_to(root).as_posix()}: {message}") from None

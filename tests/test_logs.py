@@ -396,3 +396,12 @@ def test_with_no_step_column_the_first_increasing_column_or_the_row_number(tmp_p
         folder = plotserve._plot_name(tmp_path.name)
         assert drawn(client, f"/{folder}_a.csv")["x"].tolist() == [10, 20, 40]
         assert drawn(client, f"/{folder}_b.csv")["x"].tolist() == [0, 1, 2]
+
+
+def test_a_run_gone_between_its_listing_and_its_read_is_left_out(runs):
+    limits = plotserve.Limits(data_dir=runs)
+    files = plotserve.resolve_table_patterns(runs, "runs", limits.max_file_bytes)
+    param = plotserve.describe_plot(plotserve.data_plots([str(runs / "runs")])[0].func).params[0]
+    (runs / "runs" / "b" / "metrics.csv").unlink()
+    read = plotserve._load_runs(files, param, plotserve.FrameCache(1 << 20), limits)
+    assert list(read) == ["a", "c"]
