@@ -939,6 +939,9 @@ _X_NAMES = ("step", "global_step", "epoch", "iteration", "iter", "time", "timest
 _TIME_NAMES = ("time", "timestamp", "wall_time", "date", "datetime")
 MAX_PANELS = 24
 MAX_LEGEND_RUNS = 8
+# A run's colour, by its place among the files: matplotlib's tab10, in the light and the dark theme
+# alike, as the page's run checkboxes show them (.c0 to .c9 in STYLESHEET).
+RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 def _log_plot(name: str, pattern: str, title: str, source: str) -> Plot:
@@ -1053,12 +1056,13 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
             continue
         frame = files[name]
         xs, x_label = _x_values(frame, x_columns[name])
-        style = dict(color=f"C{place % 10}", linestyle=("-", "--", ":", "-.")[place // 10 % 4], linewidth=1.2)
+        colour, dashes = RUN_COLOURS[place % len(RUN_COLOURS)], ("-", "--", ":", "-.")[place // len(RUN_COLOURS) % 4]
+        style = dict(color=colour, linestyle=dashes, linewidth=1.2)
         for index, column in enumerate(columns):
             if column not in frame.columns:
                 continue
             ax = axes[index] if panels else axes[0]
-            label = name if panels else (f"{name} {column}" if label_runs else str(column))
+            label = name if panels or len(columns) == 1 else (f"{name} {column}" if label_runs else str(column))
             ax.plot(xs, frame[column].to_numpy(dtype=float, na_value=numpy.nan), label=label, **style)
             ax.set_xlabel(x_label)
     for index, ax in enumerate(axes):
@@ -4456,9 +4460,6 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
     return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
 
 
-RUN_COLOURS = 10  # the run checkboxes' swatches: matplotlib's C0..C9, as draw_log colours runs
-
-
 def _run_checkboxes(param: Param, request: Request, limits: Limits) -> str:
     """A checkbox per run the files parameter reads now, in its colour; the page script writes the ticked ones into the field."""
     files = request.values.get(param.runs_of)
@@ -4471,7 +4472,7 @@ def _run_checkboxes(param: Param, request: Request, limits: Limits) -> str:
         checked = " checked" if not chosen or label in chosen else ""
         boxes.append(
             f'<label class="run"><input type="checkbox" value="{e(label)}"{checked}>'
-            f'<span class="swatch c{place % RUN_COLOURS}" aria-hidden="true"></span>{e(label)}</label>'
+            f'<span class="swatch c{place % len(RUN_COLOURS)}" aria-hidden="true"></span>{e(label)}</label>'
         )
     more = f'<span class="more">and {files.more} more files, not read</span>' if files.more else ""
     return f'<div class="runs" data-field="field-{e(param.name)}">{"".join(boxes)}{more}</div>'

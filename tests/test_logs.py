@@ -111,7 +111,11 @@ def test_a_folder_of_runs_overlays_them_named_by_their_distinguishing_part(runs)
         some = json.loads(client.get("/runs.json?runs=b,c").body)["axes"][0]["series"]
         assert [series["label"] for series in some] == ["b", "c"]
         assert {s["label"]: s["color"] for s in every}["c"] == {s["label"]: s["color"] for s in some}["c"]
-        assert len({series["color"] for series in every}) == 3
+        assert [series["color"] for series in every] == list(plotserve.RUN_COLOURS[:3])
+        dark = json.loads(client.get("/runs.json?_theme=dark").body)["axes"][0]["series"]
+        assert [series["color"] for series in dark] == list(plotserve.RUN_COLOURS[:3])  # as the checkboxes show them
+        for place, colour in enumerate(plotserve.RUN_COLOURS):
+            assert f".c{place} {{ background: {colour}; }}" in plotserve.STYLESHEET
         assert client.get("/runs.png?runs=zzz").status == 500
 
 
