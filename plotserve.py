@@ -149,6 +149,7 @@ MAX_REQUEST_LINE = 8192
 MAX_PICKER_FILES = 500
 MAX_RUNS = 100  # files one pattern of data files takes: runs overlaid on one page
 MAX_LOOKED = 20_000  # names one pattern's listing looks at, at most
+LISTING_SECONDS = 1.0  # how long a pattern's listing is reused: a new run shows within a second
 
 
 # ==============================================================================================
@@ -794,8 +795,14 @@ def resolve_table_patterns(data_dir: pathlib.Path, text: str, max_bytes: int) ->
     Each pattern is matched inside the data directory only: ``..``, ``~``, URLs and absolute
     patterns outside it are refused (403) before anything is listed. Matches are checked as a table
     parameter's file is (regular, not hidden, one link, a kind pandas reads); others are skipped.
+    A listing is reused for up to LISTING_SECONDS: a held page looks at its view ten times a second.
     """
-    root = data_dir.resolve()
+    return _listed(str(data_dir.resolve()), text, max_bytes, int(time.monotonic() / LISTING_SECONDS))
+
+
+@functools.lru_cache(maxsize=64)
+def _listed(root_text: str, text: str, max_bytes: int, period: int) -> FileSet:
+    root = pathlib.Path(root_text)
     patterns = [part.strip() for part in text.split(",") if part.strip()]
     if not patterns or len(text) > 4096 or any(ord(char) < 32 for char in text):
         raise PathRefused("give a file, a folder or a pattern such as runs/*/metrics.csv under the data directory")
