@@ -937,7 +937,8 @@ def within_data_dir(plots: dict[str, Plot], data_dir: pathlib.Path) -> dict[str,
                 continue
             relative = ",".join(os.path.relpath(part, root) for part in parts)
             params[index] = dataclasses.replace(param, default=relative)
-            title = title.replace(default, relative).replace(root + "/", "")
+            shown = relative if relative != "." else pathlib.PurePath(default).name  # the data directory itself: its name
+            title = title.replace(default, shown).replace(root + "/", "")
         changed[name] = dataclasses.replace(plot, params=tuple(params), title=title) if params != list(plot.params) else plot
     return changed
 

@@ -409,3 +409,13 @@ def test_a_run_gone_between_its_listing_and_its_read_is_left_out(runs):
     (runs / "runs" / "b" / "metrics.csv").unlink()
     read = plotserve._load_runs(files, param, plotserve.FrameCache(1 << 20), limits)
     assert list(read) == ["a", "c"]
+
+
+def test_a_folder_outside_the_current_one_becomes_the_data_directory(runs):
+    (runs / "elsewhere").mkdir()
+    answer = run_cli(runs / "elsewhere", str(runs / "runs"), "--get", "/runs.json")
+    assert answer.returncode == 0, answer.stderr
+    data = json.loads(answer.stdout)
+    assert data["title"] == "Runs in runs" and data["values"]["files"] == ["a/metrics.csv", "b/metrics.csv", "c/metrics.csv"]
+    assert str(runs).encode() not in answer.stdout
+    assert b"serving data files from" in answer.stderr
