@@ -929,7 +929,7 @@ def within_data_dir(plots: dict[str, Plot], data_dir: pathlib.Path) -> dict[str,
     changed = {}
     for name, plot in plots.items():
         params = list(plot.params)
-        title = plot.title
+        title, source = plot.title, plot.source
         for index, param in enumerate(params):
             default = param.default if param.kind == "tables" and isinstance(param.default, str) else ""
             parts = [part.strip() for part in default.split(",")]
@@ -939,7 +939,8 @@ def within_data_dir(plots: dict[str, Plot], data_dir: pathlib.Path) -> dict[str,
             params[index] = dataclasses.replace(param, default=relative)
             shown = relative if relative != "." else pathlib.PurePath(default).name  # the data directory itself: its name
             title = title.replace(default, shown).replace(root + "/", "")
-        changed[name] = dataclasses.replace(plot, params=tuple(params), title=title) if params != list(plot.params) else plot
+            source = pathlib.PurePath(root).name if source == root else source.replace(root + "/", "")
+        changed[name] = dataclasses.replace(plot, params=tuple(params), title=title, source=source) if params != list(plot.params) else plot
     return changed
 
 
