@@ -74,6 +74,8 @@ def test_a_5m_point_walk_looks_like_all_its_points(served):
     assert geometry["points"]["total"] == 5_000_000
     # 4 points per column, COLUMNS_PER_PIXEL columns per pixel, and a column each side of the Axes
     assert 0 < geometry["points"]["drawn"] <= 4 * (plotserve.COLUMNS_PER_PIXEL * width + 4)
+    (series,) = geometry["series"]
+    assert (series["points"], series["drawn"]) == (5_000_000, geometry["points"]["drawn"])
 
 
 def test_decimate_0_draws_every_point(served):
