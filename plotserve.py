@@ -3279,10 +3279,168 @@ exploreImage();
     box.textContent = `The plot code has an error; the last good version is still served. ${message}`;
   }
 
+  // Every live picture of every tab on one held request. A browser opens at most six connections
+  // to a server and a held request keeps one, so one tab per origin, chosen with the Web Locks
+  // API, holds /-/changes.json for the pictures of all tabs (they tell it their views and ETags
+  // over a BroadcastChannel) and tells them which changed. A tab that closes or is hidden hands
+  // the lock to another, which asks every tab what it shows. Without these APIs (they need a
+  // secure context: https, or this machine), each picture holds its own request (NAME.png?_wait).
+  function sharedChanges() {
+    if (!navigator.locks || !window.BroadcastChannel) return null;
+    const root = new URL("./", location.href);  // plotserve's top: every page is one level under it
+    const name = `plotserve-changes ${root.href}`;
+    const channel = new BroadcastChannel(name);
+    const tab = `${Date.now()}-${Math.random()}`;
+    const waiters = new Set();  // this tab's pictures waiting for a change: {view, etag, resolve, timer}
+    let leader = null, campaign = null, resign = null, announcing = false;
+
+    // A message for every tab, this one included; and what a tab does with one.
+    function tell(message) {
+      channel.postMessage(message);
+      hear(message);
+    }
+    function hear(message) {
+      if (leader) leader.hear(message);
+      if (message.type === "hello") announce();
+      if (message.type !== "changes") return;
+      for (const waiter of [...waiters]) {
+        const said = message.views[waiter.view];
+        if (message.full) settle(waiter, "full");
+        else if (!said) continue;
+        else if (said.untracked || said.error) settle(waiter, "untracked");
+        else if (said.changed || said.etag !== waiter.etag) settle(waiter, "changed", said.source_error);
+      }
+    }
+    channel.onmessage = (event) => hear(event.data);
+    // What this tab shows, for the tab that holds the request: once per turn of the event loop.
+    function announce() {
+      tell({ type: "want", tab, views: [...waiters].map((waiter) => [waiter.view, waiter.etag]) });
+    }
+    function announceSoon() {
+      if (announcing) return;
+      announcing = true;
+      queueMicrotask(() => { announcing = false; announce(); });
+    }
+    function settle(waiter, outcome, sourceError) {
+      if (!waiters.delete(waiter)) return;
+      clearTimeout(waiter.timer);
+      waiter.resolve({ outcome, sourceError });
+      announceSoon();
+    }
+    // One picture waits until its view's ETag is no longer the one it shows: "changed" (with
+    // the plot code's error, if a reload failed), "untracked" (no file to watch: go by the
+    // period), "full" (the server holds too many: go by the period this time), "timeout"
+    // (nobody answered: ask plainly) or "aborted".
+    function wait(url, etag, signal) {
+      const view = new URL(url, document.baseURI).href.slice(root.href.length);
+      return new Promise((resolve) => {
+        const waiter = { view, etag, resolve };
+        waiters.add(waiter);
+        waiter.timer = setTimeout(() => settle(waiter, "timeout"), (HOLD + 10) * 1000);
+        signal.addEventListener("abort", () => settle(waiter, "aborted"), { once: true });
+        announceSoon();
+      });
+    }
+
+    // The tab that holds the lock asks for every tab's views, again whenever they change: in
+    // requests of at most MAX_QUERY characters, all let go as soon as one answers.
+    function lead() {
+      const MAX_QUERY = 6000;
+      const wants = new Map();  // tab -> [[view, etag], ...]
+      let asking = null, timer = null, stopped = false;
+      function again(delay = 50) {  // a moment for the news of other tabs to arrive
+        clearTimeout(timer);
+        timer = setTimeout(ask, delay);
+      }
+      function queries() {
+        const pairs = new Map();
+        for (const views of wants.values()) for (const [view, etag] of views) pairs.set(`${view} ${etag}`, [view, etag]);
+        const chunks = [];
+        let query = null;
+        for (const [view, etag] of pairs.values()) {
+          if (!query || query.toString().length > MAX_QUERY) chunks.push(query = new URLSearchParams({ _wait: HOLD }));
+          query.append("view", view);
+          query.append("etag", etag || "");
+        }
+        return chunks;
+      }
+      async function ask() {
+        asking?.abort();
+        asking = null;
+        const chunks = queries();
+        if (stopped || !chunks.length) return;
+        const controller = asking = new AbortController();
+        let delay = 0;
+        try {
+          const answer = await Promise.any(chunks.map(async (query) => {
+            const response = await fetch(new URL(`-/changes.json?${query}`, root), { cache: "no-store", signal: controller.signal });
+            if (!response.ok) throw new Error(`${response.status}`);
+            return response.json();
+          }));
+          controller.abort();  // the other requests: their views are asked for again below
+          const views = Object.fromEntries(answer.views.map((entry) => [entry.view, entry]));
+          // A view told of a change is asked for again once its tab has the new picture.
+          const unchanged = ([view, etag]) => {
+            const said = views[view];
+            return !said || (!said.untracked && !said.error && !said.changed && said.etag === etag);
+          };
+          for (const [id, listed] of wants) wants.set(id, listed.filter(unchanged));
+          if (answer.watch === "full") wants.clear();  // every picture asks on its period this time
+          tell({ type: "changes", views, full: answer.watch === "full" });
+        } catch (error) {
+          if (controller.signal.aborted && asking !== controller) return;
+          delay = 2000;  // out of reach, or refused: try again in a moment
+        }
+        if (asking === controller) { asking = null; again(delay); }
+      }
+      return {
+        hear(message) {
+          if (message.type === "want") {
+            const before = JSON.stringify(wants.get(message.tab) || []);
+            if (before === JSON.stringify(message.views)) return;
+            wants.set(message.tab, message.views);
+            again();
+          } else if (message.type === "bye") {
+            wants.delete(message.tab);
+            again();
+          }
+        },
+        stop() { stopped = true; clearTimeout(timer); asking?.abort(); },
+      };
+    }
+
+    // A shown tab stands for the lock; a hidden or closed one gives it up, and the next tab in
+    // line holds the request from then on.
+    function standForLead() {
+      if (campaign || document.hidden) return;
+      const controller = campaign = new AbortController();
+      navigator.locks.request(name, { signal: controller.signal }, async () => {
+        leader = lead();
+        document.documentElement.dataset.liveRequest = "held";
+        tell({ type: "hello" });  // every tab, this one too, says what it shows
+        await new Promise((resolve) => { resign = resolve; });
+        leader.stop();
+        leader = null;
+        delete document.documentElement.dataset.liveRequest;
+      }).catch(() => {});  // hidden before its turn came
+    }
+    function stepDown() {
+      campaign?.abort();
+      campaign = null;
+      if (resign) { resign(); resign = null; }
+    }
+    document.addEventListener("visibilitychange", () => { if (document.hidden) stepDown(); else standForLead(); });
+    window.addEventListener("pagehide", () => { channel.postMessage({ type: "bye", tab }); stepDown(); });
+    window.addEventListener("pageshow", (event) => { if (event.persisted) { standForLead(); announce(); } });
+    standForLead();
+    return { wait };
+  }
+
   // One live picture (the view's, or one of a comparison) with its status line and Pause button:
   // it follows its view with a conditional GET the server holds until the picture changes, or
   // until HOLD seconds pass; plots with no file to watch (and a full server) go by the period.
-  function live(img) {
+  // With the shared request of all tabs (changes), it waits there instead, then asks plainly.
+  function live(img, changes) {
     const box = img.closest(".panel, .figure");
     const status = box.querySelector(".status");
     const toggle = box.querySelector(".pause");
@@ -3297,6 +3455,7 @@ exploreImage();
     let updated = Number(img.dataset.renderedAt) || null, renderMs = img.dataset.renderMs || null;
     let failed = img.hidden && !placeholder, unreachable = false, stale = false, nextAt = null;
     let watching = false, rendering = Boolean(placeholder), againNow = false;
+    let untracked = false;  // told by the shared request: no file to watch, so it goes by its period
 
     // How many pixels of the refreshed picture make one CSS pixel: the 2x ones are drawn at twice the dpi.
     function pictureDensity(shown) {
@@ -3408,17 +3567,24 @@ exploreImage();
       clearTimeout(timer);
       nextAt = null;
       let delay = period;
-      const held = Boolean(etag) && !now;  // r asks for an answer now: a plain conditional GET
+      const held = Boolean(etag) && !now && !untracked;  // r asks for an answer now: a plain conditional GET
+      const together = held && changes !== null;  // waits on the shared request, then asks plainly
       watching = held;
       showStatus();
       asking = new AbortController();
       try {
+        const told = together ? await changes.wait(url, etag, asking.signal) : null;
+        const said = told && told.outcome;
+        if (said === "aborted") throw new DOMException("paused or hidden", "AbortError");
+        if (said !== null) untracked = said === "untracked";
         const headers = etag ? { "If-None-Match": etag } : {};
-        const response = await fetch(imageUrl(held), { headers, cache: "no-store", signal: asking.signal });
+        const response = await fetch(imageUrl(held && !together), { headers, cache: "no-store", signal: asking.signal });
         unreachable = false;
-        watching = response.headers.get("X-Plotserve-Watch") === "held";
-        if (response.status !== 503 && (watching || (!held && (response.ok || response.status === 304)))) delay = 0;
-        showSourceError(response.headers.get("X-Plotserve-Source-Error"));
+        watching = together ? (said === "changed" || said === "timeout") : response.headers.get("X-Plotserve-Watch") === "held";
+        const asked = !held && !untracked && (response.ok || response.status === 304);  // a plain GET: hold the next
+        if (response.status !== 503 && (watching || asked)) delay = 0;
+        if (!together) showSourceError(response.headers.get("X-Plotserve-Source-Error"));
+        else if (told.sourceError !== undefined) showSourceError(told.sourceError);
         if (response.status === 404) { location.reload(); return; }  // the plot was removed: its 404 page says so
         // The server was too busy to draw it afresh: the picture (new or kept) is its last one.
         stale = Boolean(response.headers.get("X-Plotserve-Stale"));
@@ -3547,8 +3713,10 @@ exploreImage();
   function start() {
     showSliderValues();
     watchThumbnails();
-    // Every live picture: the view's, or each one of a side-by-side comparison.
-    for (const img of document.querySelectorAll("img[data-src]")) live(img);
+    // Every live picture: the view's, or each one of a side-by-side comparison; all on one held request.
+    const pictures = document.querySelectorAll("img[data-src]");
+    const changes = pictures.length ? sharedChanges() : null;
+    for (const img of pictures) live(img, changes);
     if (copy) copy.addEventListener("click", copyLink);
   }
   start();
@@ -4599,8 +4767,9 @@ class PlotApp:
 
         One request for all the live pictures of a browser's tabs. Each ``view`` is an image URL
         relative to plotserve's top (``NAME.png?...``), followed by the ``etag`` the client shows.
-        The answer lists every view with its ETag now, whether it changed while held, and whether
-        it is untracked (no file to watch: the client asks for it on its period).
+        The answer lists every view with its ETag now, whether it changed while held, the error of
+        the plot code if its last reload failed, and whether it is untracked (no file to watch: the
+        client asks for it on its period).
         """
         views, problem = _watched_views(pairs)
         wait = next((value for name, value in pairs if name == WAIT), str(HOLD_SECONDS))
@@ -4627,8 +4796,10 @@ class PlotApp:
                 if state_of is None:  # not watched: untracked, or a problem the picture's own URL shows
                     listed.append({"view": view, "etag": None, "changed": False, **({"error": state} if state else {"untracked": True})})
                     continue
-                now = state_of()
-                listed.append({"view": view, "etag": now[0] if now else None, "changed": now != state})
+                now, plot = state_of(), self.plots.get(view.partition(".")[0])
+                # A failed reload ends the hold too: the page shows its error, until a good one.
+                error = self.source_error(plot) if plot is not None else ""
+                listed.append({"view": view, "etag": now[0] if now else None, "changed": now != state, "source_error": error})
             return _json_response({"views": listed, "watch": "full" if full else "held"})
 
         return Response(0, held=Held(held, answer)) if held is not None else answer()
