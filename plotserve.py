@@ -3416,7 +3416,7 @@ exploreImage();
       const controller = campaign = new AbortController();
       navigator.locks.request(name, { signal: controller.signal }, async () => {
         leader = lead();
-        document.documentElement.dataset.liveRequest = "held";
+        document.documentElement.dataset.liveRequest = String(Date.now());  // held here, since then
         tell({ type: "hello" });  // every tab, this one too, says what it shows
         await new Promise((resolve) => { resign = resolve; });
         leader.stop();
