@@ -4697,7 +4697,7 @@ class PlotApp:
         rendered = failure = None
         if not view.errors and not view.missing:
             try:
-                rendered = self.images.get(plot, view, "png")
+                rendered = self.images.get(plot, view, "png", client=request.client)
             except PlotFailed as error:
                 failure = error
         return _json_response(plot_json(plot, view, self.limits, rendered, failure), view.status)

@@ -67,12 +67,22 @@ def start(plotserve: pathlib.Path, data_dir: pathlib.Path) -> tuple[subprocess.P
 
 
 def health(port: int) -> dict:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", "/-/health.json")
-        return json.loads(connection.getresponse().read())
-    finally:
-        connection.close()
+    """The server's counters, asked again while it refuses connections (a server with no room left)."""
+    deadline = time.monotonic() + 60
+    while True:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request("GET", "/-/health.json")
+            response = connection.getresponse()
+            if response.status == 200:
+                return json.loads(response.read())
+        except OSError:
+            pass
+        finally:
+            connection.close()
+        if time.monotonic() > deadline:
+            raise SystemExit("the server did not answer /-/health.json for a minute")
+        time.sleep(0.5)
 
 
 def proc_status(pid: int) -> dict:
