@@ -8,7 +8,25 @@ methods of a ``PlotRequestHandler`` subclass, then run::
 and open http://127.0.0.1:9999/. Every plot gets a page with a form built from its signature
 and an image that refreshes while the data underneath it changes. ``/NAME.png`` (``.svg``,
 ``.pdf``) is the image, ``/NAME.json`` its parameters; ``/index.json`` lists the plots.
-With no source, plotserve serves the examples in ``plots/`` next to this file.
+With no source, plotserve serves the examples in ``plots/`` next to this file. A data file, a
+folder of them or a pattern (``python plotserve.py 'runs/*/metrics.csv'``) is served with no code,
+as the built-in log plot.
+
+MAP: the sections below, in the order data flows through them, and where to start reading.
+
+- Discovery and parameters: a function becomes a ``Plot`` of ``Param`` records
+  (``discover_plots``); a query becomes a ``Request`` (``parse_query``), data-file paths are checked
+  (``resolve_data_file``, ``resolve_table_patterns``); data sources become log plots (``data_plots``).
+- Watching and reloading: ``Watcher`` for a change (held requests wait on files' stamps);
+  ``Reloader`` imports edited sources again; ``StallWatch`` tells a run that stopped.
+- Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
+  ``InProcessRenderer``; ``FrameCache`` for parsed data; ``ImageService`` for the ETag, the
+  ``RenderCache`` and shared renders.
+- HTML pages: ``plot_page``, ``index_page``, ``compare_page`` and their JSON twins (``plot_json``).
+- HTTP handler and server: ``PlotApp.respond`` for a request (routes in ``PlotApp.PATHS`` and
+  ``PlotApp.SUFFIXES``); ``PlotRequestHandler`` and ``make_app`` (WSGI) are thin adapters around it.
+- Command line: ``main``, whose signature is the command line; ``--get``.
+- Exports: ``write_export`` writes views to HTML, PDF or a folder.
 
 SECURITY: plotserve runs the plot code you give it; that code is trusted. Requests are not:
 only discovered plots can be called, every value is parsed against the plot's signature, file
@@ -38,6 +56,7 @@ import email.utils
 import enum
 import errno
 import functools
+import glob
 import hashlib
 import hmac
 import html
@@ -61,6 +80,7 @@ import selectors
 import signal
 import socket
 import stat
+import statistics
 import tempfile
 import textwrap
 import threading
@@ -87,6 +107,7 @@ except ModuleNotFoundError as missing:  # double-clicked, or run with another Py
 matplotlib.use("Agg")  # before pyplot is imported anywhere: no GUI windows from a server
 
 import matplotlib.colors
+import matplotlib.lines
 import matplotlib.units
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, FigureBase
@@ -106,6 +127,7 @@ COMPARE, VALUES = "_compare", "_values"
 MAX_COMPARE = 12  # pictures side by side
 # The view of the picture, applied after the plot has drawn: zoom, scales, grid and theme.
 XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME = "_xlim", "_ylim", "_axes", "_logx", "_logy", "_grid", "_theme"
+SMOOTH = "_smooth"  # W in [0, 1): every plain line drawn as its debiased exponential moving average
 THEMES = ("light", "dark")
 MAX_AXES_INDEX = 999
 WAIT = "_wait"  # on an image: hold this conditional GET up to that many seconds until the view changes
@@ -118,6 +140,7 @@ DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
 FIGURE_FORMAT = "figure"  # not a URL's: the pickled Figure, for a PDF export's pages (PdfPages, vector)
+DATA_FORMAT = "csv"  # /NAME.csv: the data of every line the picture draws
 
 # Limits on what a request may ask for.
 MAX_TEXT = 10_000  # characters in one value
@@ -125,6 +148,9 @@ MAX_NUMBER_TEXT = 40  # characters in a number: no 5,000-digit integers
 MAX_LIST_ITEMS = 10_000
 MAX_REQUEST_LINE = 8192
 MAX_PICKER_FILES = 500
+MAX_RUNS = 100  # files one pattern of data files takes: runs overlaid on one page
+MAX_LOOKED = 20_000  # names one pattern's listing looks at, at most
+LISTING_SECONDS = 1.0  # how long a pattern's listing is reused: a new run shows within a second
 
 
 # ==============================================================================================
@@ -161,6 +187,14 @@ class Table:
 
 
 @dataclasses.dataclass(frozen=True)
+class RunsOf:
+    """Marks a ``list[str]`` parameter as a choice of the runs a ``dict[str, DataFrame]`` parameter reads:
+    ``runs: Annotated[list[str], RunsOf("files")] = ()``; the form shows a checkbox per run."""
+
+    param: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Param:
     """One parameter of a plot, as the form, the parser and the JSON listing see it."""
 
@@ -179,6 +213,7 @@ class Param:
     help: str = ""
     annotation: str = ""  # the Python type as written, for the form's tooltip
     table: Table | None = None  # how a table parameter's file is read
+    runs_of: str = ""  # for a list of runs (RunsOf): the files parameter whose runs it chooses
 
     def text(self, value: typing.Any) -> str:
         """The query-string text for a Python value of this parameter."""
@@ -376,11 +411,16 @@ def describe_param(name: str, annotation, default, help_text: str) -> Param:
         members = tuple(annotation)
         tokens = tuple(member.name for member in members)
         return Param(kind="choice", type_name=annotation.__name__, choices=tokens, choice_values=members, **common)
+    if origin is dict and len(typing.get_args(annotation)) == 2 and _pandas_type(typing.get_args(annotation)[1]) == "DataFrame":
+        # One or more patterns of data files; the plot gets {run name: frame}, a frame per file.
+        table = next((item for item in metadata if isinstance(item, Table)), Table())
+        return Param(kind="tables", type_name="files", item_kind="DataFrame", table=table, **common)
     if origin in (list, tuple, collections.abc.Sequence) or annotation in (list, tuple):
         args = typing.get_args(annotation)
         item = _SCALARS.get(args[0], "str") if args else "str"
         item = "str" if item == "bool" else item
-        return Param(kind="list", type_name=f"list[{item}]", item_kind=item, minimum=low, maximum=high, **common)
+        runs_of = next((item.param for item in metadata if isinstance(item, RunsOf)), "")
+        return Param(kind="list", type_name=f"list[{item}]", item_kind=item, minimum=low, maximum=high, runs_of=runs_of, **common)
     if annotation in _SCALARS:
         kind = _SCALARS[annotation]
         return Param(kind=kind, type_name=kind, minimum=low, maximum=high, step=step, **common)
@@ -465,6 +505,8 @@ def load_source(source: str) -> types.ModuleType:
     """Import a plot source: a ``.py`` file (its folder goes on sys.path) or a module name."""
     if source in _loaded_sources:
         return _loaded_sources[source]
+    if is_data_source(source):  # served by the built-in log plot: nothing to import
+        return types.ModuleType(source_label(source))
     if source.endswith(".py") or os.sep in source or "/" in source:
         path = pathlib.Path(source).resolve()
         if not path.is_file():
@@ -512,7 +554,10 @@ def discover_plots(sources: typing.Sequence[str] = (), handler_class: type | Non
     """Find every plot: the handler class's methods, then each source's functions and handlers."""
     handler_class = handler_class or PlotRequestHandler
     found = _handler_plots(handler_class, handler_class.__qualname__) if handler_class is not PlotRequestHandler else []
+    found += data_plots([source for source in sources if is_data_source(source)])
     for source in sources:
+        if is_data_source(source):
+            continue
         module = load_source(source)
         label = source_label(source)
         for attr, value in vars(module).items():
@@ -710,6 +755,349 @@ def list_data_files(data_dir: pathlib.Path, limit: int = MAX_PICKER_FILES, suffi
     return found
 
 
+# -- data files as sources: the built-in log plot ---------------------------------------------
+# ``plotserve run.csv``, ``plotserve runs/`` and ``plotserve 'runs/*/metrics.csv'`` serve data
+# files with no code: each source becomes a Plot of ``plot_log`` (below), an ordinary function
+# whose ``files`` parameter defaults to the source. So its form, URL, JSON twin, ETag, cache,
+# push and export are every plot's. A folder or a pattern gets one page with every run overlaid,
+# and each of its files a page of its own.
+
+_GLOB_CHARS = re.compile(r"[*?[]")
+
+
+class FileSet(tuple):
+    """The data files a pattern names now, sorted; ``more`` counts those left out past MAX_RUNS."""
+
+    more = 0
+
+
+class Runs(dict):
+    """What a ``dict[str, DataFrame]`` parameter gives a plot: {run name: frame}, in file order.
+
+    ``more`` counts the files the pattern matched past MAX_RUNS, which are not read.
+    """
+
+    more = 0
+
+
+def is_data_source(source: str) -> bool:
+    """Whether a command-line source is data (a table file, a folder or a pattern), not plot code."""
+    if source.endswith(".py"):
+        return False
+    if _GLOB_CHARS.search(source) or os.path.isdir(source):
+        return True
+    return source.lower().endswith(table_suffixes()) and os.path.isfile(source)
+
+
+def resolve_table_patterns(data_dir: pathlib.Path, text: str, max_bytes: int) -> FileSet:
+    """The data files under ``data_dir`` that ``text`` names: patterns (``*``, ``?``, ``[ab]``,
+    ``**``) or folders, separated by commas; or PathRefused.
+
+    Each pattern is matched inside the data directory only: ``..``, ``~``, URLs and absolute
+    patterns outside it are refused (403) before anything is listed. Matches are checked as a table
+    parameter's file is (regular, not hidden, one link, a kind pandas reads); others are skipped.
+    A listing is reused for up to LISTING_SECONDS: a held page looks at its view ten times a second.
+    """
+    return _listed(str(data_dir.resolve()), text, max_bytes, int(time.monotonic() / LISTING_SECONDS))
+
+
+@functools.lru_cache(maxsize=64)
+def _listed(root_text: str, text: str, max_bytes: int, period: int) -> FileSet:
+    root = pathlib.Path(root_text)
+    patterns = [part.strip() for part in text.split(",") if part.strip()]
+    if not patterns or len(text) > 4096 or any(ord(char) < 32 for char in text):
+        raise PathRefused("give a file, a folder or a pattern such as runs/*/metrics.csv under the data directory")
+    found, looked = [], 0
+    for pattern in patterns[:MAX_LIST_ITEMS]:
+        if _URL_LIKE.search(pattern) or "\\" in pattern or pattern.startswith("~"):
+            raise PathRefused("URLs, ~, drive and network paths are not accepted: give a pattern under the data directory", 403)
+        if ".." in pathlib.PurePosixPath(pattern).parts:
+            raise PathRefused(".. is not accepted in a pattern: give one under the data directory", 403)
+        if os.path.isabs(pattern):
+            absolute = pathlib.Path(os.path.normpath(pattern))
+            if not absolute.is_relative_to(root):
+                raise PathRefused("that pattern is outside the data directory", 403)
+            pattern = absolute.relative_to(root).as_posix() or "."
+        if not _GLOB_CHARS.search(pattern) and (root / pattern).is_dir():
+            pattern = pattern.rstrip("/") + "/**"  # a folder: every data file in it, at any depth
+        for name in glob.iglob(pattern, root_dir=root, recursive=True):
+            looked += 1
+            if looked > MAX_LOOKED:  # ** over a big tree: it is listed again at every look at the view
+                break
+            if not name.lower().endswith(table_suffixes()):
+                continue
+            try:
+                path = (root / name).resolve()
+                info = path.stat()
+            except (OSError, RuntimeError):  # gone, or a link loop
+                continue
+            inside = path.is_relative_to(root) and not _is_hidden(path.relative_to(root))
+            if inside and stat.S_ISREG(info.st_mode) and info.st_nlink == 1 and info.st_size <= max_bytes:
+                found.append(path)
+            if len(found) > 20 * MAX_RUNS:  # enough to sort and cut: a pattern never lists a whole disk
+                break
+    paths = sorted(set(found))
+    files = FileSet(paths[:MAX_RUNS])
+    files.more = len(paths) - len(files)
+    return files
+
+
+def run_labels(paths: typing.Sequence[pathlib.PurePath]) -> list[str]:
+    """Each file's distinguishing part: ``runs/a/metrics.csv`` and ``runs/b/metrics.csv`` are ``a`` and ``b``."""
+    if len(paths) <= 1:
+        return [path.stem for path in paths]
+    parts = [list(path.parts) for path in paths]
+    for split, path in zip(parts, paths, strict=True):
+        split[-1] = path.stem  # run.csv and run.parquet, alike but for that, are named by their whole paths below
+    shortest = min(len(split) for split in parts)
+    lead = 0
+    while lead < shortest - 1 and len({split[lead] for split in parts}) == 1:
+        lead += 1
+    trail = 0
+    while lead + trail < shortest - 1 and len({split[-1 - trail] for split in parts}) == 1:
+        trail += 1
+    labels = ["/".join(split[lead : len(split) - trail]) for split in parts]
+    return labels if len(set(labels)) == len(labels) else [path.as_posix() for path in paths]
+
+
+def _plot_name(text: str) -> str:
+    """A URL name made of a path: letters, digits and underscores."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text).strip("_") or "data"
+
+
+def _shared_pattern(paths: list[str]) -> str:
+    """The pattern the shell expanded into ``paths`` where one path part differs (``runs/*/metrics.csv``), else the paths."""
+    parts = [pathlib.PurePath(path).parts for path in paths]
+    if len({len(split) for split in parts}) == 1:
+        differing = [index for index in range(len(parts[0])) if len({split[index] for split in parts}) > 1]
+        if len(differing) == 1:
+            pattern = list(parts[0])
+            pattern[differing[0]] = "*"
+            pattern = pathlib.PurePath(*pattern).as_posix()
+            if {os.path.abspath(name) for name in glob.glob(pattern)} == {os.path.abspath(path) for path in paths}:
+                return pattern  # the very files given, and the ones that turn up there later
+    return ",".join(paths)
+
+
+def data_plots(sources: typing.Sequence[str]) -> list[Plot]:
+    """The built-in log plots for data sources: one per file; for a folder or a pattern (or files
+    the shell expanded one from), one with every run overlaid, and one per file in it."""
+    if not sources:
+        return []
+    here = pathlib.Path.cwd()
+
+    def shown(path: str) -> str:  # as the form shows it: relative to where plotserve was started
+        absolute = pathlib.Path(os.path.abspath(path))
+        return absolute.relative_to(here).as_posix() if absolute.is_relative_to(here) else absolute.as_posix()
+
+    files = [source for source in sources if not _GLOB_CHARS.search(source) and os.path.isfile(source)]
+    groups = [source for source in sources if source not in files]
+    if len(files) > 1:  # the shell expanded a pattern: overlay those files as it would have
+        groups.append(_shared_pattern([shown(path) for path in files]))
+        files = []
+    plots, names = [], set()
+
+    def add(name: str, pattern: str, title: str, source: str) -> str:
+        name = base = _plot_name(name)
+        number = 2
+        while name in names:
+            name, number = f"{base}_{number}", number + 1
+        names.add(name)
+        plots.append(_log_plot(name, pattern, title, source))
+        return name
+
+    for group in groups:
+        pattern = shown(group) if not _GLOB_CHARS.search(group) and "," not in group else group
+        parts = [os.path.abspath(part.strip()) for part in pattern.split(",")]
+        base = pathlib.Path(os.path.commonpath([re.split(r"[*?[]", part)[0] for part in parts]))
+        base = base if base.is_dir() else base.parent
+        title = f"Runs in {pattern}" if "," not in pattern else f"Runs in {shown(str(base))}"
+        overlay = add(base.name or "runs", pattern, title, source_label(group))
+        try:  # the files it names now, each of which gets a page of its own
+            matched = resolve_table_patterns(base, ",".join(os.path.relpath(part, base) for part in parts), 1 << 62)
+        except PathRefused:
+            matched = FileSet()
+        for path, label in zip(matched, run_labels([path.relative_to(base.resolve()) for path in matched]), strict=True):
+            add(f"{overlay}_{label}", shown(str(path)), f"{label} ({shown(str(path))})", source_label(group))
+    for path in files:
+        add(pathlib.PurePath(path).stem, shown(path), shown(path), source_label(path))
+    return plots
+
+
+def within_data_dir(plots: dict[str, Plot], data_dir: pathlib.Path) -> dict[str, Plot]:
+    """The plots with each data-file pattern default under ``data_dir`` written relative to it, as pages show it."""
+    root = str(data_dir.resolve())
+    changed = {}
+    for name, plot in plots.items():
+        params = list(plot.params)
+        title, source = plot.title, plot.source
+        for index, param in enumerate(params):
+            default = param.default if param.kind == "tables" and isinstance(param.default, str) else ""
+            parts = [part.strip() for part in default.split(",")]
+            if not default or not all(os.path.isabs(part) and (part + "/").startswith(root + "/") for part in parts):
+                continue
+            relative = ",".join(os.path.relpath(part, root) for part in parts)
+            params[index] = dataclasses.replace(param, default=relative)
+            shown = relative if relative != "." else pathlib.PurePath(default).name  # the data directory itself: its name
+            title = title.replace(default, shown).replace(root + "/", "")
+            source = pathlib.PurePath(root).name if source == root else source.replace(root + "/", "")
+        changed[name] = dataclasses.replace(plot, params=tuple(params), title=title, source=source) if params != list(plot.params) else plot
+    return changed
+
+
+_X_NAMES = ("step", "global_step", "epoch", "iteration", "iter", "time", "timestamp", "wall_time")
+_TIME_NAMES = ("time", "timestamp", "wall_time", "date", "datetime")
+MAX_PANELS = 24
+MAX_LEGEND_RUNS = 8
+# A run's colour, by its place among the files: matplotlib's tab10, in the light and the dark theme
+# alike, as the page's run checkboxes show them (.c0 to .c9 in STYLESHEET).
+RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def _log_plot(name: str, pattern: str, title: str, source: str) -> Plot:
+    """The built-in log plot of one data source, its ``files`` defaulting to ``pattern``."""
+    import pandas
+
+    def plot_log(
+        fig,
+        files: dict[str, pandas.DataFrame] = pattern,
+        y: list[str] = (),
+        x: str = "",
+        panels: bool = True,
+        runs: typing.Annotated[list[str], RunsOf("files")] = (),
+    ):
+        """Each numeric column of the data files against their step, epoch or time.
+
+        Args:
+            files: data files: a file, a folder or a pattern such as runs/*/metrics.csv (several separated by commas)
+            y: the columns to draw (all numeric columns if empty)
+            x: the x column (the first of step, epoch, iteration, time; else the first increasing column; else the row number)
+            panels: one panel per column; else every column on one axes
+            runs: the runs to show (all if empty)
+        """
+        draw_log(fig, files, list(y), x, panels, list(runs))
+
+    plot = describe_plot(plot_log, source=source)
+    fingerprint = hashlib.sha256(f"{plot.fingerprint}\n{name}".encode()).hexdigest()[:16]
+    return dataclasses.replace(plot, name=name, title=title, fingerprint=fingerprint)
+
+
+def _x_column(frame, asked: str):
+    """The column a log is drawn against: asked for, a usual name, the first increasing numeric one; None for the row number."""
+    import pandas
+
+    if asked:
+        if asked not in frame.columns:
+            raise ValueError(f"x: there is no column {asked!r}; the columns are {', '.join(map(str, frame.columns))}")
+        return asked
+    lower = {str(column).lower(): column for column in frame.columns}
+    for candidate in _X_NAMES:
+        if candidate in lower:
+            return lower[candidate]
+    for column in frame.columns:
+        values = frame[column]
+        if pandas.api.types.is_numeric_dtype(values) and len(values) > 1 and values.is_monotonic_increasing and values.nunique() > 1:
+            return column
+    return None
+
+
+def _x_values(frame, column):
+    """The x values of a log: dates where the column holds dates or epoch seconds of a time column."""
+    import pandas
+
+    if column is None:
+        return numpy.arange(len(frame)), "row"
+    values = frame[column]
+    timed = str(column).lower() in _TIME_NAMES
+    if timed and not pandas.api.types.is_numeric_dtype(values) and not pandas.api.types.is_datetime64_any_dtype(values):
+        with contextlib.suppress(ValueError, TypeError):
+            values = pandas.to_datetime(values)
+    elif timed and pandas.api.types.is_numeric_dtype(values) and len(values) and 1e8 < values.iloc[0] < 1e11:
+        values = pandas.to_datetime(values, unit="s")  # epoch seconds, as TensorBoard writes wall_time
+    return values.to_numpy(), str(column)
+
+
+def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[str]) -> None:
+    """Draw logs: each numeric column against the x column, a panel each (or one axes), runs overlaid.
+
+    A run keeps its colour (its place among all the files) whichever runs are shown.
+    """
+    import pandas
+
+    names = list(files)
+    unknown = [run for run in runs if run not in files]
+    if unknown:
+        raise ValueError(f"runs: no run named {', '.join(map(repr, unknown[:5]))}; the runs are {', '.join(names[:20])}")
+    shown = [name for name in names if not runs or name in runs]
+    columns, x_columns = [], {}
+    for name in shown:
+        x_columns[name] = _x_column(files[name], x)
+        for column in files[name].columns:
+            numeric = pandas.api.types.is_numeric_dtype(files[name][column]) and not pandas.api.types.is_bool_dtype(files[name][column])
+            if numeric and column != x_columns[name] and column not in columns:
+                columns.append(column)
+    if y:
+        missing = [column for column in y if column not in columns]
+        if missing:
+            raise ValueError(f"y: no numeric column {', '.join(map(repr, missing[:5]))}; they are {', '.join(map(str, columns))}")
+        columns = list(y)
+    cut = len(columns) - MAX_PANELS if panels else 0
+    columns = columns[:MAX_PANELS] if panels else columns
+    fig.set_layout_engine("constrained")
+    if not columns:
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        empty = "no data files match" if not names else "no numeric column to draw"
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+        return
+    width, height = fig.get_size_inches()
+    count = len(columns) if panels else 1
+    # A grid that fits the page: panels about 3:2, one column on a phone; taller than asked where they would be too flat.
+    across = 1 if width < 5 else max(1, min(count, round(math.sqrt(count * width / height / 1.5))))
+    down = math.ceil(count / across)
+    fig.set_size_inches(width, max(height, down * min(height, width / across / 1.6)))
+    grid = fig.subplots(down, across, squeeze=False)
+    for ax in grid.flat[count:]:
+        ax.set_visible(False)
+    axes = list(grid.flat[:count])
+    label_runs = len(names) > 1
+    for place, name in enumerate(names):
+        if name not in shown:
+            continue
+        frame = files[name]
+        xs, x_label = _x_values(frame, x_columns[name])
+        colour, dashes = RUN_COLOURS[place % len(RUN_COLOURS)], ("-", "--", ":", "-.")[place // len(RUN_COLOURS) % 4]
+        style = dict(color=colour, linestyle=dashes, linewidth=1.2)
+        for index, column in enumerate(columns):
+            if column not in frame.columns:
+                continue
+            ax = axes[index] if panels else axes[0]
+            label = name if panels or len(columns) == 1 else (f"{name} {column}" if label_runs else str(column))
+            ax.plot(xs, frame[column].to_numpy(dtype=float, na_value=numpy.nan), label=label, **style)
+            ax.set_xlabel(x_label)
+    for index, ax in enumerate(axes):
+        ax.set_title(str(columns[index]) if panels else ", ".join(map(str, columns)), fontsize="medium")
+    if label_runs or not panels:
+        _legend(axes[0], len(shown) if panels else len(axes[0].lines))
+    notes = []
+    if getattr(files, "more", 0):
+        notes.append(f"{files.more} more files matched: the first {len(names)} are drawn")
+    if cut > 0:
+        notes.append(f"{cut} more columns: choose them with y")
+    if notes:
+        fig.suptitle("; ".join(notes), fontsize="small", color="#b00020")
+
+
+def _legend(ax, count: int) -> None:
+    """A legend naming at most MAX_LEGEND_RUNS lines, and how many more there are."""
+    handles, labels = ax.get_legend_handles_labels()
+    if count > MAX_LEGEND_RUNS:
+        handles, labels = handles[:MAX_LEGEND_RUNS], labels[:MAX_LEGEND_RUNS]
+        handles.append(matplotlib.lines.Line2D([], [], linestyle="none"))
+        labels.append(f"and {count - MAX_LEGEND_RUNS} more")
+    ax.legend(handles, labels, fontsize="small")
+
+
 @dataclasses.dataclass
 class Limits:
     """What a request may ask of the server; set from the command line."""
@@ -795,6 +1183,8 @@ def convert_value(param: Param, text: str, limits: Limits):
         return resolve_data_file(limits.data_dir, text, limits.max_file_bytes)
     if param.kind == "table":  # the path: the frame is read where the plot is drawn, in the render process
         return resolve_table_file(limits.data_dir, text, limits.max_file_bytes)
+    if param.kind == "tables":  # the files the patterns name now; read in the render process too
+        return resolve_table_patterns(limits.data_dir, text, limits.max_file_bytes)
     return text
 
 
@@ -848,6 +1238,7 @@ class View:
     logy: bool = False
     grid: bool = False
     theme: str = ""  # "light" or "dark" when asked for; "" lets the page follow the browser
+    smooth: float = 0.0  # the weight of the moving average every plain line is drawn as; 0: drawn as given
 
     def pairs(self, *, image: bool) -> list[tuple[str, str]]:
         """The query pairs that stand for this view; an image's say only what changes its pixels."""
@@ -861,6 +1252,8 @@ class View:
         pairs += [(name, "true") for name, on in ((LOGX, self.logx), (LOGY, self.logy), (GRID, self.grid)) if on]
         if self.theme == "dark" or (self.theme and not image):
             pairs.append((THEME, self.theme))
+        if self.smooth:
+            pairs.append((SMOOTH, format(self.smooth, ".6g")))
         return pairs
 
 
@@ -893,7 +1286,23 @@ def _parse_view(raw: dict, errors: dict) -> View:
             found["theme"] = raw[THEME].strip()
         else:
             errors[THEME] = f"must be one of: {', '.join(THEMES)}"
+    _parse_smooth(raw, errors, found)
     return View(**found)
+
+
+def _parse_smooth(raw: dict, errors: dict, found: dict) -> None:
+    """``_smooth=W``: a weight 0 <= W < 1 (0.6 is TensorBoard's default); empty or 0 is no smoothing."""
+    text = raw.get(SMOOTH, "").strip()
+    if not text or SMOOTH in errors:
+        return
+    try:
+        weight = _parse_number("float", text)
+        if not 0 <= weight < 1:
+            raise ValueError(f"must be at least 0 and less than 1, got {text[:40]!r}")
+    except ValueError as error:
+        errors[SMOOTH] = str(error)
+        return
+    found["smooth"] = float(format(weight, ".6g"))
 
 
 @dataclasses.dataclass
@@ -932,7 +1341,7 @@ class Request:
         return urllib.parse.urlencode(pairs)
 
 
-_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, WAIT, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME}
+_OPTIONS = {REFRESH, WIDTH, HEIGHT, DPI, FORM, WAIT, COMPARE, VALUES, XLIM, YLIM, AXES, LOGX, LOGY, GRID, THEME, SMOOTH}
 
 
 def split_query(query: str) -> tuple[list[tuple[str, str]], str | None]:
@@ -1011,6 +1420,11 @@ def parse_query(plot: Plot, pairs: list[tuple[str, str]], limits: Limits) -> Req
                 resolve = resolve_table_file if param.kind == "table" else resolve_data_file
                 try:  # defaults are the plot author's, but a relative one still lives in the data dir
                     value = resolve(limits.data_dir, str(value), limits.max_file_bytes)
+                except PathRefused as error:
+                    errors[param.name] = f"{error} (the default, {param.text(param.default)})"
+            elif param.kind == "tables" and value is not None:
+                try:
+                    value = resolve_table_patterns(limits.data_dir, str(value), limits.max_file_bytes)
                 except PathRefused as error:
                     errors[param.name] = f"{error} (the default, {param.text(param.default)})"
             elif isinstance(value, tuple) and param.kind == "list":
@@ -1102,6 +1516,11 @@ def tracked_files(plot: Plot, request: Request, limits: Limits) -> list[tuple[st
     for param in plot.params:
         value = request.values.get(param.name)
         path = None
+        if param.kind == "tables" and param.name in request.texts:  # listed afresh: a file added to a folder joins
+            with contextlib.suppress(PathRefused, OSError):
+                value = resolve_table_patterns(limits.data_dir, request.texts[param.name], limits.max_file_bytes)
+            found += [(str(path), *(_file_stamp(path) or (0, -1))) for path in value or ()]
+            continue
         if param.kind in ("path", "table") and value is not None:
             path = pathlib.Path(value)
         elif param.kind == "str" and isinstance(value, str) and 0 < len(value) < 1024:
@@ -1455,6 +1874,66 @@ class Reloader:
         return True
 
 
+# A run that stopped: how often a view's files change is learnt from their mtimes as plotserve
+# looks at them (every request, and every tick of the Watcher while a page waits); a view whose
+# files have not changed for STALL_INTERVALS of those intervals is stalled.
+STALL_INTERVALS = 5
+MIN_STALL_SECONDS = 3.0  # never stalled sooner: a log written every 0.1 s may pause for a checkpoint
+UNKNOWN_STALL_SECONDS = 600.0  # before a change was seen (a fresh process, a cron job's --get)
+MAX_STALL_FILES = 4096  # files whose history is kept, the least recently seen dropped first
+
+
+class StallWatch:
+    """How often each data file changes, and whether a view's files have stopped changing."""
+
+    def __init__(self, max_files: int = MAX_STALL_FILES):
+        self.max_files = max_files
+        self.files: collections.OrderedDict[str, tuple[int, collections.deque]] = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def observe(self, inputs: typing.Sequence[tuple[str, int, int]]) -> None:
+        """Note each file's mtime (``tracked_files``' tuples); a new one adds the time since the last to its history."""
+        with self.lock:
+            for path, mtime_ns, _ in inputs:
+                known = self.files.get(path)
+                if known is None:
+                    self.files[path] = (mtime_ns, collections.deque(maxlen=16))
+                elif mtime_ns != known[0]:
+                    if mtime_ns > known[0]:
+                        known[1].append((mtime_ns - known[0]) / 1e9)
+                    self.files[path] = (mtime_ns, known[1])
+                self.files.move_to_end(path)
+            while len(self.files) > self.max_files:
+                self.files.popitem(last=False)
+
+    def state(self, inputs: typing.Sequence[tuple[str, int, int]], now: float | None = None) -> dict:
+        """``stalled``, ``last_change`` (ISO 8601, UTC), ``no_change_seconds`` and the ``usual_interval`` learnt
+        (None before two changes were seen) of a view with these input files; {} for a view with none."""
+        if not inputs:
+            return {}
+        now = time.time() if now is None else now
+        last = max(mtime_ns for _, mtime_ns, _ in inputs) / 1e9
+        with self.lock:
+            intervals = [statistics.median(self.files[path][1]) for path, _, _ in inputs if self.files.get(path, (0, ()))[1]]
+        usual = min(intervals) if intervals else None  # the busiest file sets the pace
+        limit = UNKNOWN_STALL_SECONDS if usual is None else max(MIN_STALL_SECONDS, STALL_INTERVALS * usual)
+        quiet = max(0.0, now - last)
+        return {
+            "stalled": quiet > limit,
+            "last_change": datetime.datetime.fromtimestamp(last, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "no_change_seconds": round(quiet, 1),
+            "usual_interval": None if usual is None else round(usual, 3),
+        }
+
+
+def quiet_for(seconds: float) -> str:
+    """``no change for 12 min``: how long a stalled view has been still, in the largest unit that fits."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"no change for {seconds // size:.0f} {unit}"
+    return f"no change for {seconds:.0f} s"
+
+
 # ==============================================================================================
 # Rendering
 # ==============================================================================================
@@ -1502,6 +1981,15 @@ class ViewRefused(PlotFailed):
     """The view asks the drawn figure for what it has not: an Axes past its last, dates on a number axis."""
 
     status = 400
+
+
+class ParamsRefused(PlotFailed):
+    """The render process refuses a query the server accepted: a data file vanished, or changed
+    kind, between the two checks. Answered as the server's check would have: each field's message."""
+
+    def __init__(self, errors: dict[str, str], status: int = 400):
+        super().__init__("; ".join(f"{name or 'query'}: {message}" for name, message in errors.items()))
+        self.errors, self.status = dict(errors), status
 
 
 class Overloaded(PlotFailed):
@@ -1673,6 +2161,8 @@ def render_plot(
             apply_view(figure, view)
             if fmt == FIGURE_FORMAT:
                 return pickle.dumps(figure), []
+            if fmt == DATA_FORMAT:
+                return drawn_data_csv(figure), []
             buffer = io.BytesIO()
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
             return buffer.getvalue(), axes_geometry(figure, dpi)
@@ -1761,6 +2251,7 @@ def apply_view(figure: Figure, view: View) -> None:
 
     Raises ViewRefused (a 400) where the zoom does not fit the figure.
     """
+    smooth_lines(figure, view.smooth)  # first: on the full data, before anything thins the lines
     for ax in figure.axes:
         if _is_colorbar(ax):
             continue
@@ -1783,6 +2274,95 @@ def apply_view(figure: Figure, view: View) -> None:
             raise ViewRefused(f"{name} gives dates, but that axis of Axes {view.axes} shows numbers")
         low, high = get()
         set_(limits if low <= high else limits[::-1])  # an inverted axis (an image's y) stays inverted
+
+
+RAW_LINE = "plotserve-raw"  # the gid of the faint line a smoothed one leaves behind
+
+
+def _is_plain_line(line) -> bool:
+    """A line drawn as a line: a Line2D with a line style and no markers (not a scatter, not a smoothed line's raw copy)."""
+    return (
+        isinstance(line, matplotlib.lines.Line2D)
+        and line.get_marker() in (None, "", "None", " ", "none")
+        and line.get_linestyle() not in ("None", "", " ", "none")
+        and line.get_gid() != RAW_LINE
+    )
+
+
+def debiased_ema(values, weight: float):
+    """The exponential moving average TensorBoard and wandb smooth with, debiased: point i is
+    ``sum(w**(i-k) * y[k]) / sum(w**(i-k))`` over the finite points k <= i; others stay as they are."""
+    import pandas
+
+    values = numpy.asarray(values, dtype=float)
+    finite = numpy.isfinite(values)
+    smoothed = pandas.Series(numpy.where(finite, values, numpy.nan)).ewm(alpha=1 - weight, adjust=True, ignore_na=True).mean().to_numpy()
+    return numpy.where(finite, smoothed, values)
+
+
+def smooth_lines(figure: Figure, weight: float) -> None:
+    """Draw every plain line as its debiased EMA (``_smooth=W``), its raw data left behind it, faint, in its colour."""
+    if not weight:
+        return
+    for ax in figure.axes:
+        for line in list(ax.lines):
+            if not _is_plain_line(line):
+                continue
+            xs, ys = line.get_data(orig=True)
+            try:
+                smoothed = debiased_ema(ys, weight)
+            except (TypeError, ValueError):  # not numbers (categories): drawn as given
+                continue
+            (raw,) = ax.plot(xs, ys, color=line.get_color(), alpha=0.25, linewidth=line.get_linewidth(), label="_raw")
+            raw.set_gid(RAW_LINE)
+            raw.set_zorder(line.get_zorder() - 0.01)
+            line.set_ydata(smoothed)
+            line.plotserve_raw = raw  # for the drawn data: the series and its raw data
+
+
+def drawn_series(figure: Figure) -> list[dict]:
+    """Every line the picture draws: which Axes (its title, or its number), label, colour, raw or smoothed, and data."""
+    found = []
+    for index, ax in enumerate(figure.axes):
+        where = ax.get_title() or f"axes {index}"
+        plain = [line for line in ax.lines if line.get_gid() != RAW_LINE]
+        for number, line in enumerate(plain):
+            label = line.get_label()
+            label = label if label and not label.startswith("_") else f"line {number}"
+            xs, ys = line.get_data(orig=True)
+            found.append({"axes": where, "label": label, "color": matplotlib.colors.to_hex(line.get_color()), "x": xs, "y": ys})
+            raw = getattr(line, "plotserve_raw", None)
+            if raw is not None:
+                xs, ys = raw.get_data(orig=True)
+                found.append({**found[-1], "label": f"{label} (raw)", "x": xs, "y": ys})
+    return found
+
+
+def _series_of(ax) -> list[dict]:
+    """The lines of one Axes as the JSON twin lists them: label, colour, number of points."""
+    series = []
+    for number, line in enumerate(line for line in ax.lines if line.get_gid() != RAW_LINE):
+        label = line.get_label()
+        series.append(
+            {
+                "label": label if label and not label.startswith("_") else f"line {number}",
+                "color": matplotlib.colors.to_hex(line.get_color()),
+                "points": len(line.get_xdata(orig=False)),
+            }
+        )
+    return series
+
+
+def drawn_data_csv(figure: Figure) -> bytes:
+    """``/NAME.csv``: every line the picture draws, in long form: axes, series, x, y (dates in ISO 8601)."""
+    import pandas
+
+    parts = []
+    for entry in drawn_series(figure):
+        xs = numpy.asarray(entry["x"])
+        parts.append(pandas.DataFrame({"axes": entry["axes"], "series": entry["label"], "x": xs, "y": numpy.asarray(entry["y"])}))
+    frame = pandas.concat(parts, ignore_index=True) if parts else pandas.DataFrame(columns=["axes", "series", "x", "y"])
+    return frame.to_csv(index=False, float_format="%.17g", date_format="%Y-%m-%dT%H:%M:%S.%f").encode()
 
 
 def _axis_geometry(axis, limits: tuple[float, float]) -> dict:
@@ -1820,6 +2400,7 @@ def axes_geometry(figure: Figure, dpi: float) -> list[dict]:
                 "y": _axis_geometry(ax.yaxis, ax.get_ylim()),
                 "kind": "colorbar" if _is_colorbar(ax) else ax.name,  # "rectilinear", "polar", "3d", ...
                 "visible": bool(ax.get_visible() and ax.axison),
+                "series": _series_of(ax),
             }
         )
     return found
@@ -2087,8 +2668,8 @@ def opened_files(plot: Plot, values: dict, limits: Limits):
                 continue
             try:
                 fd = open_data_file(root, value, limits.max_file_bytes)
-            except PathRefused as refused:  # the file changed since the request was checked
-                raise PlotFailed(f"{param.name}: {refused}: {value.relative_to(root).as_posix()}") from None
+            except PathRefused as refused:  # the file vanished or changed kind since the server's check
+                raise ParamsRefused({param.name: str(refused)}, refused.status) from None
             opened.append(fd)
             if _FD_PATHS.is_dir():
                 given[param.name] = DataFile.of(fd, value, root)
@@ -2114,15 +2695,21 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
     """
     plot = plots[job.plot]
     request = parse_query(plot, list(job.pairs), limits)
-    if request.errors or request.missing:
-        raise PlotFailed(f"bad parameters: {request.errors or request.missing}")
+    if request.errors:  # a file the server checked has gone or changed kind since: the server's answer
+        raise ParamsRefused(request.errors, request.status)
+    if request.missing:
+        raise PlotFailed(f"bad parameters: missing {', '.join(request.missing)}")
     values = dict(request.values)
     for param in plot.params:
         path = values.get(param.name)
+        if param.kind == "tables" and isinstance(path, FileSet):
+            values[param.name] = _load_runs(path, param, frames, limits)
         if param.kind == "table" and isinstance(path, pathlib.PurePath):
             try:
                 safely = lambda path: os.fdopen(open_data_file(limits.data_dir.resolve(), path, limits.max_file_bytes), "rb")  # noqa: E731
                 values[param.name] = frames.load(path, param.table, series=param.item_kind == "Series", opener=safely)
+            except PathRefused as refused:  # the file vanished or changed kind since the server's check
+                raise ParamsRefused({param.name: str(refused)}, refused.status) from None
             except Exception as error:  # a file pandas cannot parse fails this render, like a plot that raises
                 root = limits.data_dir.resolve()
                 shown = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
@@ -2135,6 +2722,23 @@ def run_job(plots: dict[str, Plot], limits: Limits, job: RenderJob, frames: Fram
             failure.args = (relative_names(str(failure), given, limits),)
             failure.details = relative_names(failure.details, given, limits)
             raise
+
+
+def _load_runs(files: FileSet, param: Param, frames: FrameCache, limits: Limits) -> Runs:
+    """{run name: frame} for a ``dict[str, DataFrame]`` parameter's files, each from the FrameCache."""
+    root = limits.data_dir.resolve()
+    runs = Runs()
+    runs.more = files.more
+    safely = lambda path: os.fdopen(open_data_file(root, path, limits.max_file_bytes), "rb")  # noqa: E731
+    for path, label in zip(files, run_labels([path.relative_to(root) for path in files]), strict=True):
+        try:
+            runs[label] = frames.load(path, param.table, opener=safely)
+        except PathRefused:  # gone (or made a link) since it was listed: the next listing, and ETag, leave it out too
+            continue
+        except Exception as error:  # one file pandas cannot parse fails the render, naming it
+            message = "".join(traceback.format_exception_only(type(error), error)).strip()
+            raise PlotFailed(f"{param.name}: pandas could not read {path.relative_to(root).as_posix()}: {message}") from None
+    return runs
 
 
 _OUT_OF_MEMORY_EXIT = 87  # a worker's exit code when its memory watchdog stopped it
@@ -2270,6 +2874,8 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
             reply = ("ok", body, "")
         except OutOfMemory as error:
             reply = ("memory", _memory_message(job.plot, max_memory), error.details)
+        except ParamsRefused as error:
+            reply = ("params", (error.errors, error.status), "")
         except PlotFailed as error:
             reply = ("refused" if isinstance(error, ViewRefused) else "error", str(error), error.details)
         except MemoryError:  # outside the plot's own code: parsing the job, or the image
@@ -2498,6 +3104,8 @@ class WorkerPool:
                 raise OutOfMemory(payload, details)
             if kind == "refused":
                 raise ViewRefused(payload, details)
+            if kind == "params":
+                raise ParamsRefused(*payload)
             if kind == "error":
                 raise PlotFailed(payload, details)
             return payload, seconds, axes
@@ -2688,6 +3296,7 @@ class ImageService:
         self.waiting: collections.Counter[str] = collections.Counter()
         self.lock = threading.Lock()
         self.counts = collections.Counter()
+        self.stalls = StallWatch()
 
     def count(self, name: str) -> None:
         """Add one to a health counter."""
@@ -2697,6 +3306,7 @@ class ImageService:
     def key(self, plot: Plot, request: Request, fmt: str) -> tuple[str, str, bool]:
         """(view, key, live): the view is code, values, format and size; the key adds the input files' state."""
         inputs = tracked_files(plot, request, self.limits)
+        self.stalls.observe(inputs)
         view = hashlib.sha256("\n".join([plot.name, plot.fingerprint, fmt, request.canonical_query(plot, image=True)]).encode()).hexdigest()
         return view, hashlib.sha256(f"{view}\n{inputs!r}".encode()).hexdigest(), not inputs
 
@@ -3017,6 +3627,16 @@ pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border
   .figure { padding: 0.4rem; }
   .field input[type=text], .field input[type=number], .field select { font-size: 1rem; }
 }
+/* Runs of a log: a checkbox each, in the colour its lines are drawn in (matplotlib's C0..C9). */
+.runs { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; margin-top: 0.35rem; font-size: 0.85rem; }
+.runs label.run { display: flex; gap: 0.3rem; align-items: center; }
+.runs .more { color: var(--muted); }
+.swatch { display: inline-block; width: 0.9rem; height: 0.25rem; border-radius: 1px; }
+.c0 { background: #1f77b4; } .c1 { background: #ff7f0e; } .c2 { background: #2ca02c; } .c3 { background: #d62728; }
+.c4 { background: #9467bd; } .c5 { background: #8c564b; } .c6 { background: #e377c2; } .c7 { background: #7f7f7f; }
+.c8 { background: #bcbd22; } .c9 { background: #17becf; }
+.explore .smooth input { width: 7rem; }
+.toolbar .stall { color: var(--bad); font-weight: 600; }
 """
 
 PAGE_SCRIPT = """\
@@ -3710,8 +4330,89 @@ exploreImage();
     return copied;
   }
 
+  // Run checkboxes (a log's runs): the ticked runs become the field's value, and the view's URL.
+  function runCheckboxes() {
+    for (const list of document.querySelectorAll(".runs[data-field]")) {
+      const field = document.getElementById(list.dataset.field);
+      const boxes = [...list.querySelectorAll("input[type=checkbox]")];
+      for (const box of boxes) {
+        box.addEventListener("change", () => {
+          const ticked = boxes.filter((other) => other.checked).map((other) => other.value);
+          if (!ticked.length) { box.checked = true; return; }  // no run at all draws nothing: keep one
+          field.value = ticked.length === boxes.length ? "" : ticked.join(", ");  // every run: the default
+          field.form.requestSubmit();
+        });
+      }
+    }
+  }
+
+  // The smoothing slider: a new view once it is let go (its value shows while it moves).
+  function smoothSlider() {
+    const slider = document.getElementById("smooth");
+    if (slider) slider.addEventListener("change", () => slider.form.requestSubmit());
+  }
+
+  // A run that stopped: the JSON twin says whether the view's files stopped changing; the toolbar
+  // and the tab's title say "no change for 12 min". A notification only once the user asked for them.
+  function watchStall() {
+    const img = document.getElementById("plot");
+    const toolbar = img && img.closest(".figure")?.querySelector(".toolbar");
+    if (!toolbar) return;
+    const title = document.title, plotTitle = img.alt.split(": ")[0];
+    const line = document.createElement("span");
+    line.className = "stall";
+    line.setAttribute("role", "status");
+    toolbar.querySelector(".status").after(line);
+    let quietSince = null, notify = null, told = false;
+    function quietFor(seconds) {
+      for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+        if (seconds >= size) return `no change for ${Math.floor(seconds / size)} ${unit}`;
+      }
+      return `no change for ${Math.floor(seconds)} s`;
+    }
+    function show() {
+      const text = quietSince === null ? "" : quietFor((Date.now() - quietSince) / 1000);
+      line.textContent = text;
+      document.title = text ? `(${text}) ${title}` : title;
+      if (notify) notify.hidden = !text;
+    }
+    async function ask() {
+      try {
+        const response = await fetch(pictureUrl(img).replace(/\\.png(\\?|$)/, ".json$1"), { cache: "no-store" });
+        const data = response.ok ? await response.json() : {};
+        const labels = [...new Set((data.axes || []).flatMap((axes) => (axes.series || []).map((series) => series.label)))];
+        const more = labels.length > 12 ? ` and ${labels.length - 12} more` : "";
+        if (labels.length) img.alt = `${plotTitle}: ${labels.slice(0, 12).join(", ")}${more}`;  // the series drawn
+        if (!("stalled" in data)) return;  // no file to watch: nothing to say
+        const wasQuiet = quietSince !== null;
+        quietSince = data.stalled ? Date.now() - data.no_change_seconds * 1000 : null;
+        if (data.stalled && !wasQuiet && !told && window.Notification && Notification.permission === "granted") {
+          told = true;
+          new Notification(document.title.replace(/^\\(.*?\\) /, ""), { body: quietFor(data.no_change_seconds) });
+        }
+        if (!data.stalled) told = false;
+        if (!notify && window.Notification && Notification.permission === "default") {
+          notify = document.createElement("button");
+          notify.type = "button";
+          notify.className = "secondary";
+          notify.textContent = "Notify me";
+          notify.title = "Show a notification when this view stops changing";
+          notify.addEventListener("click", async () => { await Notification.requestPermission(); notify.remove(); });
+          line.after(notify);
+        }
+        show();
+      } catch (error) { /* the status line says when the server is out of reach */ }
+    }
+    ask();
+    setInterval(() => { if (!document.hidden) ask(); }, 10000);
+    setInterval(show, 1000);
+  }
+
   function start() {
     showSliderValues();
+    runCheckboxes();
+    smoothSlider();
+    watchStall();
     watchThumbnails();
     // Every live picture: the view's, or each one of a side-by-side comparison; all on one held request.
     const pictures = document.querySelectorAll("img[data-src]");
@@ -3913,6 +4614,7 @@ _KIND_WORDS = {
     "date": "date",
     "datetime": "date and time",
     "path": "file",
+    "tables": "files, a folder or a pattern",
 }
 _LIST_WORDS = {"int": "whole numbers", "float": "numbers", "str": "texts"}
 
@@ -3983,11 +4685,50 @@ def _field(param: Param, request: Request, limits: Limits) -> str:
             widget = f'<input type="{"text" if bad else "datetime-local"}" {attrs} value="{text}" step="1">'
         else:  # an empty optional field is empty: its label says "optional", no "None" to read as a value
             widget = f'<input type="text" {attrs} value="{text}">'
+    widget += _run_checkboxes(param, request, limits) if param.runs_of else ""
     help_html = f'<div class="help">{e(param.help)}</div>' if param.help else ""
     message = request.errors.get(param.name)
     message_html = f'<div class="message" role="alert">{e(message)}</div>' if message else ""
     invalid = " invalid" if message else ""
     return f'<div class="field{invalid}">{label}{widget}{help_html}{message_html}</div>'
+
+
+def _run_checkboxes(param: Param, request: Request, limits: Limits) -> str:
+    """A checkbox per run the files parameter reads now, in its colour; the page script writes the ticked ones into the field."""
+    files = request.values.get(param.runs_of)
+    if not isinstance(files, FileSet) or len(files) < 2:
+        return ""
+    root = limits.data_dir.resolve()
+    chosen = set(request.values.get(param.name) or ())
+    boxes = []
+    for place, label in enumerate(run_labels([path.relative_to(root) for path in files])):
+        checked = " checked" if not chosen or label in chosen else ""
+        boxes.append(
+            f'<label class="run"><input type="checkbox" value="{e(label)}"{checked}>'
+            f'<span class="swatch c{place % len(RUN_COLOURS)}" aria-hidden="true"></span>{e(label)}</label>'
+        )
+    more = f'<span class="more">and {files.more} more files, not read</span>' if files.more else ""
+    return f'<div class="runs" data-field="field-{e(param.name)}">{"".join(boxes)}{more}</div>'
+
+
+def _smooth_slider(view: View) -> str:
+    """Under the picture: the smoothing weight (``_smooth``), a slider that belongs to the form."""
+    value = format(view.smooth, "g")
+    return (
+        f'<label class="smooth" title="Draw every line as its moving average (TensorBoard\'s smoothing)">smooth '
+        f'<input type="range" id="smooth" name="{SMOOTH}" min="0" max="0.99" step="0.01" value="{value}" form="plot-form">'
+        f' <output for="smooth">{value}</output></label>'
+    )
+
+
+def _alt_text(plot: Plot, rendered: Rendered | None) -> str:
+    """The picture's alt text: the plot's title, and the series it draws."""
+    labels = [series["label"] for ax in (rendered.axes if rendered else []) for series in ax.get("series", ())]
+    labels = list(dict.fromkeys(labels))
+    if not labels:
+        return plot.title
+    shown = ", ".join(labels[:12]) + (f" and {len(labels) - 12} more" if len(labels) > 12 else "")
+    return f"{plot.title}: {shown}"
 
 
 def _explore_bar(plot: Plot, request: Request) -> str:
@@ -4010,7 +4751,7 @@ def _explore_bar(plot: Plot, request: Request) -> str:
         unzoomed = dataclasses.replace(request, view=dataclasses.replace(view, xlim=None, ylim=None, axes=0))
         reset = f'<a id="reset" href="{e(_with_query(plot.name, unzoomed.canonical_query(plot)))}">Reset zoom</a>'
         hint = "zoomed: double-click or Esc to reset"
-    return EXPLORE.format(hint=hint, toggles=toggles, kept=kept, reset=reset)
+    return EXPLORE.format(hint=hint, toggles=toggles + _smooth_slider(view), kept=kept, reset=reset)
 
 
 NARROW_INCHES = 3.6  # a phone's width at 100 dpi, less the page's margins
@@ -4078,7 +4819,7 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
         failure_html = FAILURE.format(message=e(message), traceback=traceback_html)
     downloads = " ".join(
         f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
-        for fmt in IMAGE_FORMATS
+        for fmt in (*IMAGE_FORMATS, DATA_FORMAT)
     )
     return FIGURE.format(
         failure=failure_html,
@@ -4086,7 +4827,7 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
         sources=sources,
         width=width,
         height=height,
-        alt=e(plot.title),
+        alt=e(_alt_text(plot, rendered)),
         hidden="" if drawn else " hidden",
         pending=pending,
         src=e(src),
@@ -4260,6 +5001,8 @@ def _shown_value(value, data_dir: pathlib.Path):
     """A value as JSON shows it: a file under the data directory by its path there, not the server's."""
     if isinstance(value, pathlib.PurePath) and value.is_relative_to(data_dir):
         return value.relative_to(data_dir).as_posix()
+    if isinstance(value, FileSet):
+        return [_shown_value(path, data_dir) for path in value]
     return _json_value(value)
 
 
@@ -4347,8 +5090,23 @@ def _internal_error() -> Response:
     return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
 
 
+# JSON safe wherever it lands, as Django's json_script writes it: inlined in an HTML page, a
+# "</script>" in a title or an error cannot end the script. Outside strings JSON has none of these.
+_JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def json_bytes(data) -> bytes:
+    """Every JSON text plotserve writes: indented, ``<``, ``>`` and ``&`` escaped as ``\\u003c``, ``\\u003e``, ``\\u0026``."""
+    return json.dumps(data, indent=2, default=str).translate(_JSON_ESCAPES).encode()
+
+
 def _json_response(data, status: int = 200) -> Response:
-    return Response(status, json.dumps(data, indent=2, default=str).encode(), JSON)
+    return Response(status, json_bytes(data), JSON)
+
+
+def refused_view(view: Request, refused: ParamsRefused) -> Request:
+    """The view as the server's own check would have found it: with the fields the render process refused."""
+    return dataclasses.replace(view, errors={**view.errors, **refused.errors}, status=refused.status)
 
 
 def _stale_headers(rendered) -> dict:
@@ -4507,7 +5265,7 @@ class PlotApp:
         self.limits = limits or Limits()
         if data_cache_mb is not None:  # each render process's parsed frames: the workers get it with the limits
             self.limits = dataclasses.replace(self.limits, data_cache_bytes=int(data_cache_mb * 2**20))
-        self.plots = discover_plots(sources, handler_class)
+        self.plots = within_data_dir(discover_plots(sources, handler_class), self.limits.data_dir)
         self.watcher = Watcher(max_waiting)
         self.token = token
         self.allowed_hosts = {name.lower() for name in allowed_hosts}
@@ -4548,6 +5306,7 @@ class PlotApp:
         None: a reload failed and the last good plots stay; pages waiting on their view hear of it.
         """
         if plots is not None:
+            plots = within_data_dir(plots, self.limits.data_dir)
             old = self.renderer
             if isinstance(old, WorkerPool):
                 self.renderer = self._new_renderer()  # forked from this process: the new code is loaded
@@ -4683,6 +5442,8 @@ class PlotApp:
         # The page answers at once: with the picture if it is drawn in a moment, else with a
         # placeholder while the render it started goes on (the image request joins it).
         outcome = self.images.prepare(plot, view, "png", PAGE_WAIT_SECONDS, client=request.client)
+        if isinstance(outcome, ParamsRefused):
+            return self._page(request, plot, refused_view(view, outcome), pairs, suffix)
         if isinstance(outcome, PlotFailed):
             headers = {"X-Plotserve-Error": _header_safe(outcome)}  # as on the image: a 5xx says whose fault it is
             if outcome.status == 503:
@@ -4698,9 +5459,14 @@ class PlotApp:
         if not view.errors and not view.missing:
             try:
                 rendered = self.images.get(plot, view, "png", client=request.client)
+            except ParamsRefused as refused:
+                view = refused_view(view, refused)
             except PlotFailed as error:
                 failure = error
-        return _json_response(plot_json(plot, view, self.limits, rendered, failure), view.status)
+        data = plot_json(plot, view, self.limits, rendered, failure)
+        if not view.errors and not view.missing:
+            data.update(self.images.stalls.state(tracked_files(plot, view, self.limits)))
+        return _json_response(data, view.status)
 
     def _comparison(self, plot: Plot, pairs, as_json: bool) -> Response:
         """A side-by-side page (or its JSON); a submitted form becomes the comparison's short URL."""
@@ -4726,6 +5492,8 @@ class PlotApp:
         if_none_match = request.headers.get("If-None-Match")
         try:
             rendered = self.images.get(plot, view, fmt, if_none_match, client=request.client)
+        except ParamsRefused as refused:
+            return self._image(request, plot, refused_view(view, refused), pairs, fmt)
         except PlotFailed as failure:
             body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
             headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
@@ -4837,6 +5605,23 @@ class PlotApp:
         except Exception:
             return _internal_error()
 
+    def _drawn_data(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
+        """``/NAME.csv``: the data of every line the view's picture draws; the same query, ETags and 304s as the picture."""
+        content_type = "text/csv; charset=utf-8"
+        if view.errors or view.missing:
+            message = "; ".join(f"{k or 'query'}: {v}" for k, v in view.errors.items()) or f"missing {', '.join(view.missing)}"
+            headers = {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"}
+            return Response(view.status if view.errors else 400, f"{message}\n".encode(), "text/plain; charset=utf-8", headers)
+        try:
+            rendered = self.images.get(plot, view, DATA_FORMAT, request.headers.get("If-None-Match"), client=request.client)
+        except PlotFailed as failure:
+            headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
+            return Response(failure.status, f"{failure}\n\n{failure.details}".encode(), "text/plain; charset=utf-8", headers)
+        if isinstance(rendered, NotModified):
+            return Response(304, b"", content_type, {"ETag": rendered.etag, "Cache-Control": "no-cache"})
+        headers = {"ETag": rendered.etag, "Cache-Control": "no-cache", "Content-Disposition": f'inline; filename="{plot.name}.csv"'}
+        return Response(200, rendered.body, content_type, headers)
+
     # Routes, in one table: exact paths, then ``/NAME`` by its suffix.
     PATHS: typing.ClassVar[dict] = {
         "/": _index,
@@ -4851,6 +5636,7 @@ class PlotApp:
         ".png": _image,
         ".svg": _image,
         ".pdf": _image,
+        ".csv": _drawn_data,
     }
 
     # -- access -----------------------------------------------------------------------------------
@@ -5757,7 +6543,7 @@ def _warn_empty_sources(sources: typing.Sequence[str], plots: dict[str, Plot]) -
     """Say which sources gave no plot: a misspelt prefix or the wrong file is the usual reason."""
     found = {plot.source.partition(":")[0] for plot in plots.values()}
     for source in sources:
-        if source_label(source) not in found:
+        if source_label(source) not in found and not is_data_source(source):
             print(
                 f"plotserve: {source} has no plot_* functions (nor PlotRequestHandler subclasses with plot_* methods)",
                 file=sys.stderr,
@@ -5820,7 +6606,11 @@ CLI = {
     "list_": ("list the plots and their parameters and exit", "flag", "l"),
     "quiet": ("do not log requests", "flag", "q"),
     "no_reload": ("do not reload the plots when their source files change", "flag", "r"),
-    "sources": ("plot files (.py) or module names; the examples in plots/ if none are given", "positional"),
+    "sources": (
+        "plot files (.py) or module names, or data files, folders of them or patterns (runs/*/metrics.csv) to see as logs; "
+        "the examples in plots/ if none are given",
+        "positional",
+    ),
 }
 
 
@@ -5858,6 +6648,7 @@ def main(
         sources, data_path, demo = _examples(data_dir)
     else:
         data_path = pathlib.Path(data_dir or ".")
+        sources, data_path = _data_sources_within(sources, data_path, data_dir is None)
     if not data_path.is_dir():
         raise SystemExit(f"plotserve: no such data directory: {data_path}")
     limits = Limits(
@@ -5905,6 +6696,7 @@ def main(
         else:
             sys.stdout.buffer.write(body)
             sys.stdout.flush()
+        _exit_if_stalled(get, body)
         return
     if token == "":
         print(
@@ -5937,6 +6729,41 @@ def main(
         server.server_close()
         if demo is not None:
             demo.cleanup()
+
+
+STALLED_EXIT = 3  # --get of a JSON twin whose view is stalled: for a cron job to notice a run that stopped
+
+
+def _exit_if_stalled(url: str, body: bytes) -> None:
+    """Exit with STALLED_EXIT when ``--get`` fetched a JSON twin that says its view is stalled."""
+    if not urllib.parse.urlsplit(url).path.endswith(".json"):
+        return
+    with contextlib.suppress(ValueError, AttributeError):
+        data = json.loads(body)
+        if data.get("stalled"):
+            print(f"plotserve: {url}: stalled: {quiet_for(data['no_change_seconds'])} (last change {data['last_change']})", file=sys.stderr)
+            raise SystemExit(STALLED_EXIT)
+
+
+def _data_sources_within(sources: list[str], data_path: pathlib.Path, chosen: bool) -> tuple[list[str], pathlib.Path]:
+    """The data sources, and the data directory they are served from.
+
+    With no ``--data-dir``, data sources outside the current folder make their common folder the
+    data directory. Where the data directory is not the current folder, data sources are given
+    as absolute paths, so that every process reads the same files whatever its own folder.
+    """
+    data = [source for source in sources if is_data_source(source)]
+    if not data:
+        return sources, data_path
+    here = pathlib.Path.cwd()
+    folders = [os.path.abspath(re.split(r"[*?[,]", source)[0] or ".") for source in data]
+    if chosen and not all(pathlib.Path(folder).is_relative_to(here) for folder in folders):
+        common = pathlib.Path(os.path.commonpath(folders))
+        data_path = common if common.is_dir() else common.parent
+        print(f"plotserve: serving data files from {data_path}", file=sys.stderr, flush=True)
+    if data_path.resolve() != here.resolve():
+        sources = [os.path.abspath(source) if is_data_source(source) else source for source in sources]
+    return sources, data_path
 
 
 def _gather_views(argv: list[str]) -> list[str]:

@@ -4,6 +4,7 @@ Run from anywhere (paths are taken from this file)::
 
     python bench/bench_data.py                 # 1,000,000-row log, 7 repeats, about a minute
     python bench/bench_data.py --rows 200000   # quicker
+    python bench/bench_data.py --logy          # the same plot on a log y axis (its ticks cost more)
 
 Two measurements, each against a baseline measured in the same run:
 
@@ -90,7 +91,7 @@ def timed_get(port: int, path: str) -> float:
     return seconds
 
 
-def rerender(folder: pathlib.Path, repeat: int) -> tuple[list[float], list[float], dict]:
+def rerender(folder: pathlib.Path, repeat: int, view: str = "") -> tuple[list[float], list[float], dict]:
     """Seconds per render of a new view: DataFrame parameter, and the plot reading the CSV itself."""
     (folder / "benchplots.py").write_text(PLOTS)
     limits = plotserve.Limits(data_dir=folder, data_cache_bytes=1 << 30)
@@ -102,8 +103,8 @@ def rerender(folder: pathlib.Path, repeat: int) -> tuple[list[float], list[float
         timed_get(port, "/reread.png?log=log.csv")  # warm the worker the same way
         frame, reread = [], []
         for smooth in range(2, 2 + repeat):  # a new value each time: a render, not a cached picture
-            frame.append(timed_get(port, f"/frame.png?log=log.csv&smooth={smooth}"))
-            reread.append(timed_get(port, f"/reread.png?log=log.csv&smooth={smooth}"))
+            frame.append(timed_get(port, f"/frame.png?log=log.csv&smooth={smooth}{view}"))
+            reread.append(timed_get(port, f"/reread.png?log=log.csv&smooth={smooth}{view}"))
         return frame, reread, server.images.health()
     finally:
         server.shutdown()
@@ -135,13 +136,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--logy", action="store_true", help="draw on a logarithmic y axis (_logy=true)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="plotserve-bench-data-") as name:
         folder = pathlib.Path(name)
         write_log(folder / "log.csv", args.rows)
         size = (folder / "log.csv").stat().st_size
         print(f"log: {args.rows:,} rows, {size / 2**20:.1f} MB; pandas {pd.__version__}; {args.repeat} repeats", flush=True)
-        frame, reread, health = rerender(folder, args.repeat)
+        frame, reread, health = rerender(folder, args.repeat, "&_logy=true" if args.logy else "")
         grown, full, stats = append(folder, args.rows, args.repeat)
     median = statistics.median
     rerender_ratio = median(reread) / median(frame)

@@ -2,6 +2,7 @@
 width, in the light and the dark colour scheme, in headless Chromium.
 
     python bench/screenshots.py [OUTPUT_DIR]
+    python bench/screenshots.py --readme      # remakes docs/screenshot.png, the README's picture
 
 Writes PNGs named like ``training-phone-dark.png`` to OUTPUT_DIR (default: a new temporary
 folder) and prints their paths. Nothing is asserted: the tests do that; this is for eyes.
@@ -41,9 +42,16 @@ PICTURES_SHOWN = (
 )
 
 
+README_PICTURE = ROOT / "docs" / "screenshot.png"
+README_PAGE = "/training?smooth=5"
+README_VIEWPORT = {"width": 1100, "height": 720}
+
+
 def main(output: str | None = None) -> None:
     from playwright.sync_api import sync_playwright
 
+    if output == "--readme":
+        return readme()
     folder = pathlib.Path(output or tempfile.mkdtemp(prefix="plotserve-screens-"))
     folder.mkdir(parents=True, exist_ok=True)
     data = pathlib.Path(tempfile.mkdtemp(prefix="plotserve-screens-data-"))
@@ -73,6 +81,31 @@ def main(output: str | None = None) -> None:
                         print(target)
                     context.close()
             browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def readme() -> None:
+    """The README's picture: the training log's page, desktop width, light scheme, the first screen."""
+    from playwright.sync_api import sync_playwright
+
+    data = pathlib.Path(tempfile.mkdtemp(prefix="plotserve-screens-data-"))
+    training.write_training_log(data / training.LOG_NAME, rows=120)
+    server = plotserve.PlotServer(
+        ("127.0.0.1", 0), [str(ROOT / "plots" / "training.py")], limits=plotserve.Limits(data_dir=data), workers=1, quiet=True
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            page = browser.new_page(viewport=README_VIEWPORT, color_scheme="light")
+            page.goto(f"http://127.0.0.1:{server.server_address[1]}{README_PAGE}")
+            page.wait_for_function(PICTURES_SHOWN, timeout=60_000)
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(README_PICTURE))
+            browser.close()
+        print(README_PICTURE)
     finally:
         server.shutdown()
         server.server_close()

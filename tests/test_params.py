@@ -571,14 +571,15 @@ def test_the_page_offers_downloads_and_a_2x_image(examples, path, query):
     assert examples.get(f"{path}.png?{query}").status == 200
     document = parse_html(examples.get(f"{path}?{query}" if query else path).text)
     links = {link.attrs["download"]: link.attrs["href"] for link in document.find_all("a") if "download" in link.attrs}
-    assert set(links) == {f"{name}.png", f"{name}.svg", f"{name}.pdf"}
+    assert set(links) == {f"{name}.png", f"{name}.svg", f"{name}.pdf", f"{name}.csv"}  # the pictures, and the drawn data
     for filename, href in links.items():
         fmt = filename.rpartition(".")[2]
         target = urllib.parse.urlsplit(href)
         assert target.path == f"{name}.{fmt}"
         assert sorted(urllib.parse.parse_qsl(target.query)) == sorted(urllib.parse.parse_qsl(query))
         answer = examples.get(href)
-        assert answer.status == 200 and answer.headers["content-type"] == plotserve.IMAGE_FORMATS[fmt]
+        content_type = plotserve.IMAGE_FORMATS.get(fmt, "text/csv; charset=utf-8")
+        assert answer.status == 200 and answer.headers["content-type"] == content_type
     img = document.find("img", id="plot")
     candidates = dict(reversed(item.strip().rsplit(" ", 1)) for item in img.attrs["srcset"].split(","))
     assert set(candidates) == {"1x", "2x"}
