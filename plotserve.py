@@ -6168,8 +6168,14 @@ class Parking:
             self._call(self._close, parked)
 
     def _answer(self, parked: _Parked, outcome: str) -> None:
-        response = self.server.app.answer_held(parked.held, outcome)
-        self._call(self._write, parked, parked.handler.response_bytes(response, parked.send_body, parked.keep_alive))
+        try:
+            response = self.server.app.answer_held(parked.held, outcome)
+            data = parked.handler.response_bytes(response, parked.send_body, parked.keep_alive)
+        except Exception:  # never a connection left parked with no answer coming
+            traceback.print_exc()
+            self._call(self._close, parked)
+            return
+        self._call(self._write, parked, data)
 
     # -- the selector thread ---------------------------------------------------------------------------
 
