@@ -210,3 +210,17 @@ def test_gunicorn_threaded_workers_hold_requests_in_their_threads(log_dir):
         assert all(entry["changed"] for answer in results for entry in json.loads(answer.body)["views"])
     finally:
         stop(process, logfile)
+
+
+def test_a_held_request_with_the_next_one_already_sent_is_held_in_its_thread_and_both_are_answered(server):
+    etag = server.get("/training.png").headers["etag"]
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        held = f"GET /training.png?_wait=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: {etag}\r\n\r\n"
+        sock.sendall((held + "HEAD /training.png HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").encode())  # pipelined
+        first = http.client.HTTPResponse(sock, method="GET")
+        first.begin()
+        assert first.status == 304 and first.getheader("X-Plotserve-Watch") == "held"
+        first.read()
+        second = http.client.HTTPResponse(sock, method="HEAD")
+        second.begin()
+        assert second.status == 200 and second.getheader("ETag") == etag
