@@ -17,14 +17,15 @@ MAP: the sections below, in the order data flows through them, and where to star
 - Discovery and parameters: a function becomes a ``Plot`` of ``Param`` records
   (``discover_plots``); a query becomes a ``Request`` (``parse_query``), data-file paths are checked
   (``resolve_data_file``, ``resolve_table_patterns``); data sources become log plots (``data_plots``).
-- Watching and reloading: ``Watcher`` for a change (held requests wait on files' stamps);
+- Watching and reloading: ``Watcher`` for a change (a ``HeldWatch`` waits on files' stamps);
   ``Reloader`` imports edited sources again; ``StallWatch`` tells a run that stopped.
 - Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
   ``InProcessRenderer``; ``FrameCache`` for parsed data; ``ImageService`` for the ETag, the
   ``RenderCache`` and shared renders.
 - HTML pages: ``plot_page``, ``index_page``, ``compare_page`` and their JSON twins (``plot_json``).
 - HTTP handler and server: ``PlotApp.respond`` for a request (routes in ``PlotApp.PATHS`` and
-  ``PlotApp.SUFFIXES``); ``PlotRequestHandler`` and ``make_app`` (WSGI) are thin adapters around it.
+  ``PlotApp.SUFFIXES``); ``PlotRequestHandler`` and ``make_app`` (WSGI) are thin adapters around it;
+  ``Parking`` holds held requests of the built-in ``PlotServer`` on one selector thread.
 - Command line: ``main``, whose signature is the command line; ``--get``.
 - Exports: ``write_export`` writes views to HTML, PDF or a folder.
 
