@@ -7,7 +7,8 @@ methods of a ``PlotRequestHandler`` subclass, then run::
 
 and open http://127.0.0.1:9999/. Every plot gets a page with a form built from its signature
 and an image that refreshes while the data underneath it changes. ``/NAME.png`` (``.svg``,
-``.pdf``) is the image, ``/NAME.json`` its parameters; ``/index.json`` lists the plots.
+``.pdf``; ``.gif``, ``.webp`` for an animation) is the image, ``/NAME.json`` its parameters;
+``/index.json`` lists the plots.
 With no source, plotserve serves the examples in ``plots/`` next to this file. A data file, a
 folder of them or a pattern (``python plotserve.py 'runs/*/metrics.csv'``) is served with no code,
 as the built-in log plot.
@@ -15,8 +16,10 @@ as the built-in log plot.
 MAP: the sections below, in the order data flows through them, and where to start reading.
 
 - Discovery and parameters: a function becomes a ``Plot`` of ``Param`` records
-  (``discover_plots``); a query becomes a ``Request`` (``parse_query``), data-file paths are checked
-  (``resolve_data_file``, ``resolve_table_patterns``); data sources become log plots (``data_plots``).
+  (``discover_plots``); what a source's import sets up (style, theme, rcParams) is its
+  ``SourceSetup`` (``load_source``); a query becomes a ``Request`` (``parse_query``), data-file
+  paths are checked (``resolve_data_file``, ``resolve_table_patterns``); data sources become log
+  plots (``data_plots``).
 - Watching and reloading: ``Watcher`` for a change (a ``HeldWatch`` waits on files' stamps);
   ``Reloader`` imports edited sources again; ``StallWatch`` tells a run that stopped.
 - Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
@@ -140,6 +143,8 @@ HOLD_SECONDS = 25  # longest hold: under the 60 s read timeout of nginx and most
 DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI = 8.0, 5.0, 100
 MAX_INCHES = 100.0
 IMAGE_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf"}
+# A plot that returns a matplotlib Animation is also served moving, as matplotlib's PillowWriter writes it.
+ANIMATION_FORMATS = {"gif": "image/gif", "webp": "image/webp"}
 FIGURE_FORMAT = "figure"  # not a URL's: the pickled Figure, for a PDF export's pages (PdfPages, vector)
 DATA_FORMAT = "csv"  # /NAME.csv: the data of every line the picture draws
 
@@ -267,6 +272,8 @@ class Plot:
     takes_ax: bool
     source: str  # where it was found, for the index
     fingerprint: str  # hash of the source code: part of every ETag
+    # What its source's import set up (style, theme, rcParams...), in place around each render.
+    setup: "SourceSetup | None" = dataclasses.field(default=None, compare=False, repr=False)
 
     def call(self, **kwargs):
         """Call the plot; a method gets a bare instance of its handler class as self."""
@@ -480,7 +487,182 @@ def describe_plot(func: typing.Callable, owner: type | None = None, source: str 
     )
 
 
+# Rendering touches process-wide matplotlib state (pyplot's figure list, rcParams), so one
+# render runs at a time in a process; worker processes are what give parallelism.
+# Reentrant: a source that builds an app of its own at import (make_app) loads sources inside a load.
+_render_lock = threading.RLock()
+
+
+def _reset_render_lock():
+    global _render_lock
+    _render_lock = threading.RLock()
+
+
+# A process forked while some thread renders inherits the lock held by a thread it does not
+# have: it starts with a free one. Taking the lock before every fork would deadlock a plot that
+# forks (os.fork, multiprocessing) while its own render holds it; the pool holds it instead
+# around the forks that start workers (WorkerPool._spawn).
+os.register_at_fork(after_in_child=_reset_render_lock)
+
+
+@dataclasses.dataclass(frozen=True)
+class _GlobalState:
+    """matplotlib state outside rcParams that plot code rewrites: seaborn's ``set_theme()`` and
+    ``set_color_codes()`` change what "r" and "k" mean, plots register colormaps and units
+    converters, pandas keeps its own plot options (``x_compat``). Taken before each render and
+    put back after it, as ``rc_context`` does for rcParams, so what a plot's module does when it
+    is imported (or reloaded) holds for all its renders, and what a render does ends with it."""
+
+    colors: dict
+    colormaps: dict
+    units: dict
+    pandas_options: dict | None
+    modules: int  # how many modules were imported: those after it were imported by the render
+
+    @classmethod
+    def now(cls) -> "_GlobalState":
+        plotting = sys.modules.get("pandas.plotting")
+        return cls(
+            dict(matplotlib.colors.ColorConverter.colors),
+            dict(_colormap_table()),
+            dict(matplotlib.units.registry),
+            dict(plotting.plot_params) if plotting is not None else None,
+            len(sys.modules),
+        )
+
+    def restore(self) -> None:
+        """Put back what a render changed: a comparison of a few dicts when nothing did (~20 µs)."""
+        colors = matplotlib.colors.ColorConverter.colors
+        if colors != self.colors:
+            dict.clear(colors)
+            dict.update(colors, self.colors)
+            colors.cache.clear()  # colour lookups are memoised: forget the rewritten letters
+        table = _colormap_table()
+        if table != self.colormaps:
+            # A map the plot registered goes, or its next render could not register it again; one
+            # that a module imported during the render registered (seaborn's "rocket") stays, as
+            # that module will not be imported again to register it.
+            imported = [sys.modules[name] for name in itertools.islice(sys.modules, self.modules, None)]
+            kept = {
+                name: colormap
+                for name, colormap in table.items()
+                if name not in self.colormaps
+                and any(isinstance(getattr(module, name, None), matplotlib.colors.Colormap) for module in imported)
+            }
+            table.clear()
+            table.update(self.colormaps)
+            table.update(kept)
+        if dict(matplotlib.units.registry) != self.units:
+            dict.clear(matplotlib.units.registry)
+            dict.update(matplotlib.units.registry, self.units)
+        plotting = sys.modules.get("pandas.plotting")
+        if plotting is not None and dict(plotting.plot_params) != self.pandas_options:
+            if self.pandas_options is None:  # pandas was first imported by the render: its defaults
+                plotting.plot_params.reset()
+            else:
+                dict.clear(plotting.plot_params)
+                dict.update(plotting.plot_params, self.pandas_options)
+
+
+def _colormap_table() -> dict:
+    # The registry's own dict: its public lookups hand out copies, which cannot tell a map replaced.
+    return matplotlib.colormaps._cmaps
+
+
+def _rc_now() -> dict:
+    """A copy of rcParams as stored (no validation, no deprecation warnings), the backend aside."""
+    params = matplotlib.rcParams
+    get = getattr(params, "_get", functools.partial(dict.__getitem__, params))
+    return {key: get(key) for key in params if key != "backend"}
+
+
+def _changed(before: dict | None, after: dict | None) -> dict:
+    """The entries of ``after`` that are new or differ from ``before``."""
+    before = before or {}
+    changed = {}
+    for key, value in (after or {}).items():
+        try:
+            same = key in before and (before[key] is value or bool(before[key] == value))
+        except Exception:  # arrays and other values without a plain truth value: compare by identity
+            same = before.get(key) is value
+        if not same:
+            changed[key] = value
+    return changed
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceSetup:
+    """What a source's import changed in the global plotting state: rcParams (style sheets,
+    ``sns.set_theme()``, ``matplotlib.rc()``), colour letters, colormaps, units converters and
+    pandas' plot options; everything ``_GlobalState`` and ``rc_context`` put back after a render.
+
+    Taken by ``load_source`` around the import, which then puts the state back as it was, so the
+    next source imports as ``python thatfile.py`` would; applied around each render of the
+    source's plots (``render_plot``), and nowhere else.
+    """
+
+    rc: dict
+    colors: dict
+    colormaps: dict
+    units: dict
+    pandas_options: dict
+
+    @classmethod
+    def around(cls, load: typing.Callable[[], types.ModuleType]) -> tuple[types.ModuleType, "SourceSetup"]:
+        """Call ``load`` (an import); return its module and what it set up, and undo that set-up."""
+        rc, state = _rc_now(), _GlobalState.now()
+        try:
+            module = load()
+            rc_after, after = _rc_now(), _GlobalState.now()
+        finally:
+            params = matplotlib.rcParams
+            put = getattr(params, "_set", functools.partial(dict.__setitem__, params))
+            for key, value in _changed(_rc_now(), rc).items():
+                put(key, value)
+            state.restore()
+        setup = cls(
+            _changed(rc, rc_after),
+            _changed(state.colors, after.colors),
+            _changed(state.colormaps, after.colormaps),
+            _changed(state.units, after.units),
+            _changed(state.pandas_options or {"xaxis.compat": False}, after.pandas_options),
+        )
+        return module, setup
+
+    def figure_size(self, width: float, height: float) -> tuple[float, float]:
+        """The size to draw at: the source's own ``figure.figsize`` unless a size was asked for."""
+        if (width, height) == (DEFAULT_WIDTH, DEFAULT_HEIGHT) and "figure.figsize" in self.rc:
+            return tuple(self.rc["figure.figsize"])
+        return width, height
+
+    @contextlib.contextmanager
+    def drawing(self, rc: dict):
+        """rcParams for one render: the source's (as validated when it set them), then ``rc``; all put back after."""
+        with matplotlib.rc_context():
+            put = getattr(matplotlib.rcParams, "_set", functools.partial(dict.__setitem__, matplotlib.rcParams))
+            for key, value in self.rc.items():
+                put(key, list(value) if isinstance(value, list) else value)  # a plot's in-place edit stays its own
+            matplotlib.rcParams.update(rc)
+            yield
+
+    def apply(self) -> None:
+        """Put the source's state outside rcParams in place (``_GlobalState.restore`` takes it away)."""
+        if self.colors:
+            matplotlib.colors.ColorConverter.colors.update(self.colors)
+            matplotlib.colors.ColorConverter.colors.cache.clear()
+        if self.colormaps:
+            _colormap_table().update(self.colormaps)
+        if self.units:
+            dict.update(matplotlib.units.registry, self.units)
+        plotting = sys.modules.get("pandas.plotting") if self.pandas_options else None
+        if plotting is not None:
+            dict.update(plotting.plot_params, self.pandas_options)
+
+
+NO_SETUP = SourceSetup({}, {}, {}, {}, {})
+
 _loaded_sources: dict[str, types.ModuleType] = {}
+_source_setups: dict[str, SourceSetup] = {}  # source -> what its import set up
 
 
 class SourceError(Exception):
@@ -503,11 +685,22 @@ def source_label(source: str) -> str:
 
 
 def load_source(source: str) -> types.ModuleType:
-    """Import a plot source: a ``.py`` file (its folder goes on sys.path) or a module name."""
+    """Import a plot source: a ``.py`` file (its folder goes on sys.path) or a module name.
+
+    What the import sets up (``SourceSetup``) is kept for the source's own renders and undone,
+    so every source imports in matplotlib's own state, as it does when run as a script.
+    """
     if source in _loaded_sources:
         return _loaded_sources[source]
     if is_data_source(source):  # served by the built-in log plot: nothing to import
         return types.ModuleType(source_label(source))
+    with _render_lock:  # no render sees the state half-way through an import
+        module, _source_setups[source] = SourceSetup.around(lambda: _import_source(source))
+    _loaded_sources[source] = module
+    return module
+
+
+def _import_source(source: str) -> types.ModuleType:
     if source.endswith(".py") or os.sep in source or "/" in source:
         path = pathlib.Path(source).resolve()
         if not path.is_file():
@@ -537,7 +730,6 @@ def load_source(source: str) -> types.ModuleType:
             raise SourceError(f"no such plot file or module: {source}") from None
         except Exception as error:
             raise SourceError(describe_load_error(error)) from error
-    _loaded_sources[source] = module
     return module
 
 
@@ -561,16 +753,17 @@ def discover_plots(sources: typing.Sequence[str] = (), handler_class: type | Non
             continue
         module = load_source(source)
         label = source_label(source)
+        setup = _source_setups.get(source)
         for attr, value in vars(module).items():
             if attr.startswith("plot_") and len(attr) > 5 and inspect.isfunction(value):
-                found.append(describe_plot(value, source=label))
+                found.append(dataclasses.replace(describe_plot(value, source=label), setup=setup))
             elif (
                 inspect.isclass(value)
                 and issubclass(value, PlotRequestHandler)
                 and value is not PlotRequestHandler
                 and value.__module__ == module.__name__
             ):
-                found.extend(_handler_plots(value, f"{label}:{value.__qualname__}"))
+                found.extend(dataclasses.replace(plot, setup=setup) for plot in _handler_plots(value, f"{label}:{value.__qualname__}"))
     registry = {}
     for plot in found:
         if plot.name in registry and registry[plot.name].func is not plot.func:
@@ -1821,7 +2014,7 @@ class Reloader:
             file = getattr(module, "__file__", None)
             if file and name not in ("__main__", "plotserve") and pathlib.Path(file).resolve() in files:
                 saved_modules[name] = module
-        saved_sources = dict(_loaded_sources)
+        saved_sources, saved_setups = dict(_loaded_sources), dict(_source_setups)
         for name in saved_modules:
             del sys.modules[name]
         for source in self.sources:
@@ -1838,6 +2031,8 @@ class Reloader:
             sys.modules.update(saved_modules)
             _loaded_sources.clear()
             _loaded_sources.update(saved_sources)
+            _source_setups.clear()
+            _source_setups.update(saved_setups)
             message = str(error).removeprefix("plotserve: ") if isinstance(error, (SourceError, SystemExit)) else describe_load_error(error)
             self.stamps = {path: _file_stamp(path) for path in self.files}
             if message != self.error:
@@ -1939,22 +2134,6 @@ def quiet_for(seconds: float) -> str:
 # Rendering
 # ==============================================================================================
 
-# Rendering touches process-wide matplotlib state (pyplot's figure list, rcParams), so one
-# render runs at a time in a process; worker processes are what give parallelism.
-_render_lock = threading.Lock()
-
-
-def _reset_render_lock():
-    global _render_lock
-    _render_lock = threading.Lock()
-
-
-# A process forked while some thread renders inherits the lock held by a thread it does not
-# have: it starts with a free one. Taking the lock before every fork would deadlock a plot that
-# forks (os.fork, multiprocessing) while its own render holds it; the pool holds it instead
-# around the forks that start workers (WorkerPool._spawn).
-os.register_at_fork(after_in_child=_reset_render_lock)
-
 
 class PlotFailed(Exception):
     """The plot raised: carries the exception line and the traceback text."""
@@ -2017,9 +2196,10 @@ def _pyplot():
 
 
 def _root_figure(obj) -> Figure | None:
-    """The top figure ``obj`` draws on: itself, the figure of a SubFigure, an Axes, an artist or a
-    seaborn grid (``.figure``, or ``.fig`` on older grids); None if it holds none."""
-    for candidate in (obj, getattr(obj, "figure", None), getattr(obj, "fig", None)):
+    """The top figure ``obj`` draws on: itself, the figure of a SubFigure, an Axes, an artist, a
+    seaborn grid (``.figure``, or ``.fig`` on older grids), a scikit-learn display (``.figure_``)
+    or an animation; None if it holds none."""
+    for candidate in (obj, getattr(obj, "figure", None), getattr(obj, "fig", None), getattr(obj, "figure_", None), _animated_figure(obj)):
         while isinstance(candidate, FigureBase) and not isinstance(candidate, Figure):
             candidate = candidate.figure  # a SubFigure: its figure is the one to draw
         if isinstance(candidate, Figure):
@@ -2027,22 +2207,120 @@ def _root_figure(obj) -> Figure | None:
     return None
 
 
+def _animated_figure(obj) -> Figure | None:
+    """The figure of a matplotlib Animation, whose first picture is the one ``savefig`` draws at once."""
+    animation = sys.modules.get("matplotlib.animation")
+    if animation is None or not isinstance(obj, animation.Animation):
+        return None
+    obj._draw_was_started = True  # drawn here as a still picture: no "deleted without rendering" warning
+    return obj._fig
+
+
 def _figure_in(result) -> Figure | None:
-    """The figure a plot's result holds, also inside an array, list or tuple of them
-    (``plt.subplots(2, 2)``'s axes, ``df.hist()``, a ``(fig, ax)`` pair)."""
+    """The figure a plot's result holds, also inside an array, list, tuple, dict or pandas Series
+    of them (``plt.subplots(2, 2)``'s axes, ``df.hist()``, ``df.groupby(...).boxplot()``, a ``(fig, ax)`` pair)."""
+    pandas = sys.modules.get("pandas")
+    if isinstance(result, dict):
+        result = list(result.values())
+    elif pandas is not None and isinstance(result, pandas.Series):
+        result = result.to_numpy()
     if isinstance(result, (list, tuple, numpy.ndarray)):
         items = result.flat if isinstance(result, numpy.ndarray) else result
         return next((figure for item in items if (figure := _figure_in(item)) is not None), None)
     return _root_figure(result)
 
 
-def _figure_of(plot: Plot, result, given: Figure | None) -> Figure:
-    """The figure to save for what a plot returned, as ``savefig`` by hand would see it."""
+# What savefig's caller chose about the picture's frame; its dpi and format are the file's, not the view's.
+_SAVEFIG_LAYOUT = ("bbox_inches", "pad_inches", "facecolor", "edgecolor", "transparent", "bbox_extra_artists")
+
+
+class _Ending:
+    """How a plot ended its figures, as a script does: the figures it saved (with savefig's
+    layout options), showed (``plt.show()``) and closed. Recorded for the render's own thread
+    while the plot runs; the files it saves are written, as running the script writes them."""
+
+    def __init__(self):
+        self.saved: list[tuple[Figure, dict]] = []
+        self.shown: list[Figure] = []
+        self.closed: list[Figure] = []
+        self.thread = threading.get_ident()
+
+    @contextlib.contextmanager
+    def watching(self):
+        ending, savefig = self, Figure.savefig
+
+        def recorded_savefig(figure, *args, **kwargs):
+            if threading.get_ident() == ending.thread:
+                ending.saved.append((figure, {key: kwargs[key] for key in _SAVEFIG_LAYOUT if key in kwargs}))
+            return savefig(figure, *args, **kwargs)
+
+        pyplot = _pyplot()
+        Figure.savefig = recorded_savefig
+        if pyplot is not None:
+            show, close = pyplot.show, pyplot.close
+            pyplot.show = functools.wraps(show)(lambda *args, **kwargs: self._show(pyplot))
+            pyplot.close = functools.wraps(close)(lambda fig=None: self._close(pyplot, close, fig))
+        try:
+            yield self
+        finally:
+            Figure.savefig = savefig
+            if pyplot is not None:
+                pyplot.show, pyplot.close = show, close
+
+    def _show(self, pyplot) -> None:
+        """What ``plt.show()`` shows, the current figure, is what the page shows; Agg has no window."""
+        if threading.get_ident() == self.thread and pyplot.get_fignums():
+            self.shown.append(pyplot.gcf())
+
+    def _close(self, pyplot, close, fig) -> None:
+        if threading.get_ident() == self.thread:
+            # Read from pyplot's own table: pyplot.figure(n) would make a figure current as it is closed.
+            figures = {number: manager.canvas.figure for number, manager in pyplot._pylab_helpers.Gcf.figs.items()}
+            if fig is None:
+                self.closed += [pyplot.gcf()] if figures else []
+            elif isinstance(fig, Figure):
+                self.closed.append(fig)
+            elif isinstance(fig, str):
+                self.closed += [figure for figure in figures.values() if fig == "all" or figure.get_label() == fig]
+            elif isinstance(fig, typing.Hashable) and fig in figures:
+                self.closed.append(figures[fig])
+        close(fig)
+
+    def layout(self, figure: Figure) -> dict:
+        """savefig's layout options of the last time ``figure`` was saved; {} if it was not."""
+        return next((layout for saved, layout in reversed(self.saved) if saved is figure), {})
+
+
+def _animated_image(plot: Plot, result, fmt: str, dpi: float) -> bytes:
+    """An Animation as an animated GIF or WebP, every frame at ``dpi``, at the animation's own pace."""
+    animation = importlib.import_module("matplotlib.animation")
+    if not isinstance(result, animation.Animation):
+        raise ViewRefused(f"plot_{plot.name} returned {type(result).__name__}, not an animation: ask for {plot.name}.png")
+    fps = 1000 / getattr(result, "_interval", 200)
+    with tempfile.TemporaryDirectory(prefix="plotserve-") as folder:
+        path = pathlib.Path(folder) / f"{plot.name}.{fmt}"
+        result.save(path, writer=animation.PillowWriter(fps=fps), dpi=dpi)
+        return path.read_bytes()
+
+
+def _figure_of(plot: Plot, result, given: Figure | None, ending: _Ending | None = None) -> Figure:
+    """The figure to save for what a plot returned, as ``savefig`` by hand would see it: one it
+    returned; else the last it saved, showed or (none open) closed, as a script ending in
+    ``plt.savefig(...); plt.close()`` or ``plt.show()`` does; else pyplot's current one."""
     pyplot = _pyplot()
+    ending = ending or _Ending()
     if result is None or (pyplot is not None and result is pyplot):
+        if ending.saved:
+            return ending.saved[-1][0]
+        if ending.shown:
+            return ending.shown[-1]
         # What plt.savefig() saves: pyplot's current figure. That is the given one unless the plot
         # drew on a new one (a seaborn figure-level function ignores the ax it is given).
-        if pyplot is not None and (given is None or pyplot.get_fignums()):
+        if pyplot is not None and pyplot.get_fignums():
+            return pyplot.gcf()
+        if ending.closed:
+            return ending.closed[-1]
+        if pyplot is not None and given is None:
             return pyplot.gcf()
         if given is not None:
             return given
@@ -2052,7 +2330,7 @@ def _figure_of(plot: Plot, result, given: Figure | None) -> Figure:
         return given
     raise TypeError(
         f"plot_{plot.name} returned {type(result).__name__}: return a Figure, Axes, SubFigure, axes array, "
-        "seaborn grid or pyplot, or take a fig or ax parameter"
+        "seaborn grid, scikit-learn display, pandas Series of Axes, animation or pyplot, or take a fig or ax parameter"
     )
 
 
@@ -2064,70 +2342,6 @@ def _short_traceback(error: BaseException) -> str:
     return "".join(lines + traceback.format_exception_only(type(error), error))
 
 
-@dataclasses.dataclass(frozen=True)
-class _GlobalState:
-    """matplotlib state outside rcParams that plot code rewrites: seaborn's ``set_theme()`` and
-    ``set_color_codes()`` change what "r" and "k" mean, plots register colormaps and units
-    converters, pandas keeps its own plot options (``x_compat``). Taken before each render and
-    put back after it, as ``rc_context`` does for rcParams, so what a plot's module does when it
-    is imported (or reloaded) holds for all its renders, and what a render does ends with it."""
-
-    colors: dict
-    colormaps: dict
-    units: dict
-    pandas_options: dict | None
-    modules: int  # how many modules were imported: those after it were imported by the render
-
-    @classmethod
-    def now(cls) -> "_GlobalState":
-        plotting = sys.modules.get("pandas.plotting")
-        return cls(
-            dict(matplotlib.colors.ColorConverter.colors),
-            dict(_colormap_table()),
-            dict(matplotlib.units.registry),
-            dict(plotting.plot_params) if plotting is not None else None,
-            len(sys.modules),
-        )
-
-    def restore(self) -> None:
-        """Put back what a render changed: a comparison of a few dicts when nothing did (~20 µs)."""
-        colors = matplotlib.colors.ColorConverter.colors
-        if colors != self.colors:
-            dict.clear(colors)
-            dict.update(colors, self.colors)
-            colors.cache.clear()  # colour lookups are memoised: forget the rewritten letters
-        table = _colormap_table()
-        if table != self.colormaps:
-            # A map the plot registered goes, or its next render could not register it again; one
-            # that a module imported during the render registered (seaborn's "rocket") stays, as
-            # that module will not be imported again to register it.
-            imported = [sys.modules[name] for name in itertools.islice(sys.modules, self.modules, None)]
-            kept = {
-                name: colormap
-                for name, colormap in table.items()
-                if name not in self.colormaps
-                and any(isinstance(getattr(module, name, None), matplotlib.colors.Colormap) for module in imported)
-            }
-            table.clear()
-            table.update(self.colormaps)
-            table.update(kept)
-        if dict(matplotlib.units.registry) != self.units:
-            dict.clear(matplotlib.units.registry)
-            dict.update(matplotlib.units.registry, self.units)
-        plotting = sys.modules.get("pandas.plotting")
-        if plotting is not None and dict(plotting.plot_params) != self.pandas_options:
-            if self.pandas_options is None:  # pandas was first imported by the render: its defaults
-                plotting.plot_params.reset()
-            else:
-                dict.clear(plotting.plot_params)
-                dict.update(plotting.plot_params, self.pandas_options)
-
-
-def _colormap_table() -> dict:
-    # The registry's own dict: its public lookups hand out copies, which cannot tell a map replaced.
-    return matplotlib.colormaps._cmaps
-
-
 def render_plot(
     plot: Plot, values: dict, fmt: str, width: float, height: float, dpi: float, max_pixels: int, view: View | None = None
 ) -> tuple[bytes, list[dict]]:
@@ -2137,9 +2351,13 @@ def render_plot(
     from the same matplotlib state, whatever the renders before it changed.
     """
     view = view or View()
+    setup = plot.setup or NO_SETUP
+    asked = (width, height) != (DEFAULT_WIDTH, DEFAULT_HEIGHT)  # a size in the URL wins over the plot's own
+    width, height = setup.figure_size(width, height)
     rc = {"figure.figsize": (width, height), "figure.dpi": dpi, "svg.hashsalt": "plotserve"}
-    with _render_lock, matplotlib.rc_context(rc), _theme_context(view):
+    with _render_lock, setup.drawing(rc), _theme_context(view):
         state = _GlobalState.now()
+        setup.apply()
         pyplot = _pyplot()
         before = set(pyplot.get_fignums()) if pyplot else set()
         try:
@@ -2153,7 +2371,11 @@ def render_plot(
                     kwargs["fig"] = given
                 if plot.takes_ax:
                     kwargs["ax"] = given.add_subplot()
-            figure = _figure_of(plot, plot.call(**kwargs), given)
+            with _Ending().watching() as ending:
+                result = plot.call(**kwargs)
+            figure = _figure_of(plot, result, given, ending)
+            if asked and tuple(figure.get_size_inches()) != (width, height):
+                figure.set_size_inches(width, height)
             inches_w, inches_h = figure.get_size_inches()
             if inches_w * inches_h * dpi * dpi > max_pixels:
                 raise ValueError(
@@ -2162,11 +2384,19 @@ def render_plot(
             apply_view(figure, view)
             if fmt == FIGURE_FORMAT:
                 return pickle.dumps(figure), []
+            if fmt in ANIMATION_FORMATS:
+                return _animated_image(plot, result, fmt, dpi), []
             if fmt == DATA_FORMAT:
                 return drawn_data_csv(figure), []
             buffer = io.BytesIO()
-            figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt])
-            return buffer.getvalue(), axes_geometry(figure, dpi)
+            layout = ending.layout(figure)
+            figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt], **layout)
+            # A picture cropped to its contents has its Axes elsewhere: no geometry rather than a wrong one.
+            cropped = layout.get("bbox_inches", matplotlib.rcParams["savefig.bbox"]) not in (None, "standard")
+            geometry = [] if cropped else axes_geometry(figure, dpi)
+            if _animated_figure(result) is not None:  # the page offers the moving picture too
+                geometry = [{**axes, "animated": True} for axes in geometry] or [{"animated": True}]
+            return buffer.getvalue(), geometry
         except ViewRefused:
             raise
         except RecursionError as error:
@@ -3683,6 +3913,8 @@ function exploreImage() {
       geometry = [];
     }
     img.dataset.axes = String(geometry.length);  // how many Axes the pointer can read now
+    // The links to the moving picture, for a plot that returned an animation.
+    for (const link of document.querySelectorAll("a[data-animated]")) link.hidden = !geometry.some((axes) => axes.animated);
   }
   img.addEventListener("load", loadGeometry);
   if (img.complete && !img.hidden) loadGeometry();  // hidden: a failed plot, not to be run again for its axes
@@ -4790,6 +5022,16 @@ def _status_text(request: Request, rendered: Rendered | None, failed: bool = Tru
     return f"updated {when} · rendered in {rendered.seconds * 1000:.0f} ms · next check in {int(request.refresh)} s"
 
 
+def _animation_links(plot: Plot, query: str, rendered: Rendered | None) -> str:
+    """Links to the moving picture, shown where the plot returned an animation (its geometry says
+    so: here if the page came with its picture, else in the page script once the picture came)."""
+    hidden = "" if rendered is not None and any(axes.get("animated") for axes in rendered.axes) else " hidden"
+    return "".join(
+        f' <a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" target="_blank" data-animated{hidden}>animated {fmt.upper()}</a>'
+        for fmt in ANIMATION_FORMATS
+    )
+
+
 def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | None, failure: PlotFailed | None) -> str:
     """The live picture, its status line and buttons; for a failed plot, the error once instead of the picture.
 
@@ -4821,7 +5063,7 @@ def _figure(plot: Plot, request: Request, limits: Limits, rendered: Rendered | N
     downloads = " ".join(
         f'<a href="{e(_with_query(f"{plot.name}.{fmt}", query))}" download="{e(plot.name)}.{fmt}">{fmt.upper()}</a>'
         for fmt in (*IMAGE_FORMATS, DATA_FORMAT)
-    )
+    ) + _animation_links(plot, query, rendered)
     return FIGURE.format(
         failure=failure_html,
         narrow_source=narrow_source,
@@ -5479,15 +5721,17 @@ class PlotApp:
         return Response(comparison.status, compare_page(plot, comparison, self.limits))
 
     def _image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
-        content_type = IMAGE_FORMATS[fmt]
+        content_type = IMAGE_FORMATS.get(fmt) or ANIMATION_FORMATS[fmt]
+        failed_as = fmt if fmt in IMAGE_FORMATS else "png"  # a failure's picture: an animation's is a PNG
         size = (view.width, view.height, view.dpi)
         if view.errors or view.missing:
             message = "; ".join(f"{k or 'query'}: {v}" for k, v in view.errors.items()) or f"missing {', '.join(view.missing)}"
             status = view.status if view.errors else 400
             if WIDTH in view.errors or HEIGHT in view.errors or DPI in view.errors:
                 size = (DEFAULT_WIDTH, DEFAULT_HEIGHT, DEFAULT_DPI)
-            body = error_image(f"plot_{plot.name}: bad parameters", message, fmt, *size)
-            return Response(status, body, content_type, {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"})
+            body = error_image(f"plot_{plot.name}: bad parameters", message, failed_as, *size)
+            headers = {"X-Plotserve-Error": _header_safe(message), "Cache-Control": "no-store"}
+            return Response(status, body, IMAGE_FORMATS[failed_as], headers)
         if view.wait:
             return self._held_image(request, plot, view, pairs, fmt)
         if_none_match = request.headers.get("If-None-Match")
@@ -5496,11 +5740,11 @@ class PlotApp:
         except ParamsRefused as refused:
             return self._image(request, plot, refused_view(view, refused), pairs, fmt)
         except PlotFailed as failure:
-            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", fmt, *size)
+            body = error_image(f"plot_{plot.name} failed", f"{failure}\n\n{failure.details}", failed_as, *size)
             headers = {"X-Plotserve-Error": _header_safe(failure), "Cache-Control": "no-store"}
             if failure.status == 503:
                 headers["Retry-After"] = "2"
-            return Response(failure.status, body, content_type, headers)
+            return Response(failure.status, body, IMAGE_FORMATS[failed_as], headers)
         if isinstance(rendered, NotModified):  # the image's own ETag, not the client's list back
             return Response(304, b"", content_type, {"ETag": rendered.etag, "Cache-Control": "no-cache", **_stale_headers(rendered)})
         headers = {
@@ -5637,6 +5881,8 @@ class PlotApp:
         ".png": _image,
         ".svg": _image,
         ".pdf": _image,
+        ".gif": _image,  # an animation, moving (ANIMATION_FORMATS)
+        ".webp": _image,
         ".csv": _drawn_data,
     }
 

@@ -61,7 +61,7 @@ def test_every_example_has_a_json_twin(examples, name):
 
 
 def test_unknown_plot_is_404(examples):
-    for path in ("/nope", "/nope.png", "/training.gif", "/training/x", "/do_GET", "/plot_training"):
+    for path in ("/nope", "/nope.png", "/training.bmp", "/training/x", "/do_GET", "/plot_training"):
         assert examples.get(path).status == 404, path
     assert examples.get("/").status == 200
 

@@ -760,7 +760,7 @@ def test_classic_urls_for_non_plots_are_404(examples, query):
         "/nope.json",
         "/WAVE",
         "/wave/",
-        "/wave.gif",
+        "/wave.bmp",
         "/wave.json.png",
         "/plot_wave",
         "/do_GET",

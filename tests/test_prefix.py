@@ -232,12 +232,13 @@ def test_downloads_stay_under_the_prefix(nginx, page, prefix):
     base = nginx + prefix
     page.goto(base + "wave?cycles=2")
     links = page.eval_on_selector_all("a[download]", "links => links.map(a => [a.textContent, a.href])")
-    assert [text for text, _ in links] == ["PNG", "SVG", "PDF"]
+    assert [text for text, _ in links] == ["PNG", "SVG", "PDF", "CSV"]
+    types = {**plotserve.IMAGE_FORMATS, "csv": "text/csv"}
     for text, href in links:
         assert href.startswith(base + f"wave.{text.lower()}?"), href
         status, headers, body = fetch(href)
-        assert status == 200 and headers["content-type"] == plotserve.IMAGE_FORMATS[text.lower()]
-        assert body.startswith({"PNG": b"\x89PNG", "SVG": b"<?xml", "PDF": b"%PDF"}[text])
+        assert status == 200 and headers["content-type"].split(";")[0] == types[text.lower()]
+        assert body.startswith({"PNG": b"\x89PNG", "SVG": b"<?xml", "PDF": b"%PDF", "CSV": b"axes,series,x,y"}[text])
     with page.expect_download() as download:
         page.click("a[download]:text('SVG')")
     assert download.value.url.startswith(base + "wave.svg?")

@@ -148,7 +148,7 @@ NOT_PLOTS = [
     "/training.png/../x",
     "/training.png.png",
     "/training.PNG",
-    "/training.gif",
+    "/training.bmp",
     "//training",
     "///training.png",
     "/./training",
