@@ -20,14 +20,15 @@ MAP: the sections below, in the order data flows through them, and where to star
   ``SourceSetup`` (``load_source``); a query becomes a ``Request`` (``parse_query``), data-file
   paths are checked (``resolve_data_file``, ``resolve_table_patterns``); data sources become log
   plots (``data_plots``).
-- Watching and reloading: ``Watcher`` for a change (held requests wait on files' stamps);
+- Watching and reloading: ``Watcher`` for a change (a ``HeldWatch`` waits on files' stamps);
   ``Reloader`` imports edited sources again; ``StallWatch`` tells a run that stopped.
 - Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
   ``InProcessRenderer``; ``FrameCache`` for parsed data; ``ImageService`` for the ETag, the
   ``RenderCache`` and shared renders.
 - HTML pages: ``plot_page``, ``index_page``, ``compare_page`` and their JSON twins (``plot_json``).
 - HTTP handler and server: ``PlotApp.respond`` for a request (routes in ``PlotApp.PATHS`` and
-  ``PlotApp.SUFFIXES``); ``PlotRequestHandler`` and ``make_app`` (WSGI) are thin adapters around it.
+  ``PlotApp.SUFFIXES``); ``PlotRequestHandler`` and ``make_app`` (WSGI) are thin adapters around it;
+  ``Parking`` holds held requests of the built-in ``PlotServer`` on one selector thread.
 - Command line: ``main``, whose signature is the command line; ``--get``.
 - Exports: ``write_export`` writes views to HTML, PDF or a folder.
 
@@ -79,6 +80,7 @@ import queue
 import re
 import secrets
 import select
+import selectors
 import signal
 import socket
 import stat
@@ -1782,10 +1784,23 @@ RELOAD_SETTLE = 0.1  # seconds a changed source must stay unchanged before it is
 
 
 class _Watched:
-    """One view somebody waits on: how to read its state, the state last read, and how many wait."""
+    """One view somebody waits on: how to read its state, the state last read, and the holds waiting on it."""
 
     def __init__(self, state_of: typing.Callable[[], typing.Hashable], state: typing.Hashable):
-        self.state_of, self.state, self.waiters = state_of, state, 0
+        self.state_of, self.state = state_of, state
+        self.holds: set[HeldWatch] = set()
+
+
+class HeldWatch(concurrent.futures.Future):
+    """One held request: the views it waits on, each with the state it was read in, and until when.
+
+    Its result is how the hold ended: "changed", "timeout" or "gone". Whoever holds the request
+    either waits on it (a thread) or adds a callback (the built-in server's selector: no thread).
+    """
+
+    def __init__(self, states: dict[str, typing.Hashable], deadline: float):
+        super().__init__()
+        self.states, self.deadline = states, deadline
 
 
 class Watcher:
@@ -1793,21 +1808,58 @@ class Watcher:
 
     One thread reads the state of each view somebody waits on every ``interval`` seconds, once
     however many wait on it (for a plot of files that is an ``os.stat`` of each file); views
-    nobody waits on cost nothing. At most ``max_waiting`` requests are held at once, apart from
-    the render slots and the connection cap: past that, ``hold`` answers "full" at once and the
-    page falls back to its period.
+    nobody waits on cost nothing. A held request is a ``HeldWatch`` waiting on one view or
+    several (all the live pictures of a browser's tabs): it ends when any of them changes. Held
+    requests cost no thread here; at most ``max_waiting`` are held at once, apart from the render
+    slots and the connection cap: past that, ``watch`` answers None and the page falls back to its period.
     """
 
     def __init__(self, max_waiting: int, interval: float = WATCH_INTERVAL):
         self.max_waiting, self.interval = max_waiting, interval
         self.condition = threading.Condition()
         self.views: dict[str, _Watched] = {}
-        self.waiting = 0
+        self.holds: set[HeldWatch] = set()
         self.looks = 0  # states read so far: what watching costs
         self.refused = 0  # holds refused because max_waiting were held already
         self.outcomes = collections.Counter()  # how holds ended: changed, timeout, gone
         self.closed = False
         self.thread: threading.Thread | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Requests held now."""
+        return len(self.holds)
+
+    def watch(
+        self, views: typing.Sequence[tuple[str, typing.Callable[[], typing.Hashable], typing.Hashable]], seconds: float
+    ) -> HeldWatch | None:
+        """Hold a request on views, each ``(name, state_of, state)`` with the state the caller read just now.
+
+        Returns the hold, which ends as soon as one view's state is no longer the one given, or
+        after ``seconds``; None when too many requests are held already (or the watcher is closed).
+        """
+        woken = []
+        with self.condition:
+            if self.closed or len(self.holds) >= self.max_waiting:
+                self.refused += 1
+                return None
+            held = HeldWatch({name: state for name, _, state in views}, time.monotonic() + seconds)
+            for name, state_of, state in views:
+                watched = self.views.get(name)
+                if watched is None:
+                    watched = self.views[name] = _Watched(state_of, state)
+                elif watched.state != state:
+                    # The caller's reading is the newer one: whoever waits on the older state is woken.
+                    watched.state_of, watched.state = state_of, state
+                    woken.extend(watched.holds)
+                watched.holds.add(held)
+            self.holds.add(held)
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="plotserve-watcher", daemon=True)
+                self.thread.start()
+            self.condition.notify_all()  # the watcher thread may be asleep with nothing to watch
+        self._end(woken, "changed")
+        return held
 
     def hold(
         self,
@@ -1817,47 +1869,43 @@ class Watcher:
         seconds: float,
         gone: typing.Callable[[], bool] = lambda: False,
     ) -> str:
-        """Wait until ``state_of()`` is no longer ``state`` (the caller read it just now).
+        """Wait in this thread until ``state_of()`` is no longer ``state`` (the caller read it just now).
 
         Returns "changed", "timeout", "full" (too many held) or "gone" (``gone()`` said the client left).
         """
-        with self.condition:
-            if self.closed or self.waiting >= self.max_waiting:
-                self.refused += 1
-                return "full"
-            watched = self.views.get(view)
-            if watched is None:
-                watched = self.views[view] = _Watched(state_of, state)
-            elif watched.state != state:
-                # The caller's reading is the newer one: whoever waits on the older state is woken.
-                watched.state_of, watched.state = state_of, state
-                self.condition.notify_all()
-            watched.waiters += 1
-            self.waiting += 1
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._run, name="plotserve-watcher", daemon=True)
-                self.thread.start()
-            self.condition.notify_all()  # the watcher thread may be asleep with nothing to watch
-            deadline = time.monotonic() + seconds
-            outcome = "timeout"
+        held = self.watch([(view, state_of, state)], seconds)
+        return "full" if held is None else self.wait(held, gone)
+
+    def wait(self, held: HeldWatch, gone: typing.Callable[[], bool] = lambda: False) -> str:
+        """Wait in this thread for a hold to end; a client that went away (``gone()``) ends it at once."""
+        while True:
             try:
-                while watched.state == state and not self.closed:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self.condition.wait(min(remaining, 1.0))
-                    if gone():  # a page that closed or paused: its slot is free at once, not in 25 s
-                        outcome = "gone"
-                        break
-                else:
-                    outcome = "timeout" if self.closed else "changed"
+                return held.result(timeout=1.0)
+            except concurrent.futures.TimeoutError:
+                if gone():  # a page that closed or paused: its slot is free at once, not in 25 s
+                    self.cancel(held)
+
+    def cancel(self, held: HeldWatch) -> None:
+        """End a hold whose client went away."""
+        self._end([held], "gone")
+
+    def _end(self, holds: typing.Iterable[HeldWatch], outcome: str) -> None:
+        ended = []
+        with self.condition:
+            for held in holds:
+                if held not in self.holds:
+                    continue  # ended already, by another view or the clock
+                self.holds.discard(held)
+                for name in held.states:
+                    watched = self.views.get(name)
+                    if watched is not None:
+                        watched.holds.discard(held)
+                        if not watched.holds:
+                            del self.views[name]
                 self.outcomes[outcome] += 1
-                return outcome
-            finally:
-                watched.waiters -= 1
-                self.waiting -= 1
-                if watched.waiters == 0 and self.views.get(view) is watched:
-                    del self.views[view]
+                ended.append(held)
+        for held in ended:  # outside the lock: a callback may start answering at once
+            held.set_result(outcome)
 
     def poke(self) -> None:
         """Look at every watched view now (the code was reloaded): do not wait for the next tick."""
@@ -1872,6 +1920,7 @@ class Watcher:
                 if self.closed:
                     return
                 watched = list(self.views.values())
+            changed = []
             for entry in watched:
                 try:
                     state = entry.state_of()
@@ -1881,15 +1930,21 @@ class Watcher:
                     self.looks += 1
                     if state != entry.state:
                         entry.state = state
-                        self.condition.notify_all()
+                        changed.extend(entry.holds)
+            self._end(changed, "changed")
+            now = time.monotonic()
             with self.condition:
-                self.condition.wait(self.interval)
+                expired = [held for held in self.holds if held.deadline <= now]
+            self._end(expired, "timeout")
+            with self.condition:
+                if not self.closed:
+                    self.condition.wait(self.interval)
 
     def health(self) -> dict:
         """Counters for ``/-/health.json``."""
         with self.condition:
             return {
-                "waiting": self.waiting,
+                "waiting": len(self.holds),
                 "watched_views": len(self.views),
                 "watch_looks": self.looks,
                 "watch_refused": self.refused,
@@ -1903,6 +1958,8 @@ class Watcher:
         with self.condition:
             self.closed = True
             self.condition.notify_all()
+            holds = list(self.holds)
+        self._end(holds, "timeout")
 
 
 def _file_stamp(path: pathlib.Path) -> tuple[int, int] | None:
@@ -4311,10 +4368,168 @@ exploreImage();
     box.textContent = `The plot code has an error; the last good version is still served. ${message}`;
   }
 
+  // Every live picture of every tab on one held request. A browser opens at most six connections
+  // to a server and a held request keeps one, so one tab per origin, chosen with the Web Locks
+  // API, holds /-/changes.json for the pictures of all tabs (they tell it their views and ETags
+  // over a BroadcastChannel) and tells them which changed. A tab that closes or is hidden hands
+  // the lock to another, which asks every tab what it shows. Without these APIs (they need a
+  // secure context: https, or this machine), each picture holds its own request (NAME.png?_wait).
+  function sharedChanges() {
+    if (!navigator.locks || !window.BroadcastChannel) return null;
+    const root = new URL("./", location.href);  // plotserve's top: every page is one level under it
+    const name = `plotserve-changes ${root.href}`;
+    const channel = new BroadcastChannel(name);
+    const tab = `${Date.now()}-${Math.random()}`;
+    const waiters = new Set();  // this tab's pictures waiting for a change: {view, etag, resolve, timer}
+    let leader = null, campaign = null, resign = null, announcing = false;
+
+    // A message for every tab, this one included; and what a tab does with one.
+    function tell(message) {
+      channel.postMessage(message);
+      hear(message);
+    }
+    function hear(message) {
+      if (leader) leader.hear(message);
+      if (message.type === "hello") announce();
+      if (message.type !== "changes") return;
+      for (const waiter of [...waiters]) {
+        const said = message.views[waiter.view];
+        if (message.full) settle(waiter, "full");
+        else if (!said) continue;
+        else if (said.untracked || said.error) settle(waiter, "untracked");
+        else if (said.changed || said.etag !== waiter.etag) settle(waiter, "changed", said.source_error);
+      }
+    }
+    channel.onmessage = (event) => hear(event.data);
+    // What this tab shows, for the tab that holds the request: once per turn of the event loop.
+    function announce() {
+      tell({ type: "want", tab, views: [...waiters].map((waiter) => [waiter.view, waiter.etag]) });
+    }
+    function announceSoon() {
+      if (announcing) return;
+      announcing = true;
+      queueMicrotask(() => { announcing = false; announce(); });
+    }
+    function settle(waiter, outcome, sourceError) {
+      if (!waiters.delete(waiter)) return;
+      clearTimeout(waiter.timer);
+      waiter.resolve({ outcome, sourceError });
+      announceSoon();
+    }
+    // One picture waits until its view's ETag is no longer the one it shows: "changed" (with
+    // the plot code's error, if a reload failed), "untracked" (no file to watch: go by the
+    // period), "full" (the server holds too many: go by the period this time), "timeout"
+    // (nobody answered: ask plainly) or "aborted".
+    function wait(url, etag, signal) {
+      const view = new URL(url, document.baseURI).href.slice(root.href.length);
+      return new Promise((resolve) => {
+        const waiter = { view, etag, resolve };
+        waiters.add(waiter);
+        waiter.timer = setTimeout(() => settle(waiter, "timeout"), (HOLD + 10) * 1000);
+        signal.addEventListener("abort", () => settle(waiter, "aborted"), { once: true });
+        announceSoon();
+      });
+    }
+
+    // The tab that holds the lock asks for every tab's views, again whenever they change: in
+    // requests of at most MAX_QUERY characters, all let go as soon as one answers.
+    function lead() {
+      const MAX_QUERY = 6000;
+      const wants = new Map();  // tab -> [[view, etag], ...]
+      let asking = null, timer = null, stopped = false;
+      function again(delay = 50) {  // a moment for the news of other tabs to arrive
+        clearTimeout(timer);
+        timer = setTimeout(ask, delay);
+      }
+      function queries() {
+        const pairs = new Map();
+        for (const views of wants.values()) for (const [view, etag] of views) pairs.set(`${view} ${etag}`, [view, etag]);
+        const chunks = [];
+        let query = null;
+        for (const [view, etag] of pairs.values()) {
+          if (!query || query.toString().length > MAX_QUERY) chunks.push(query = new URLSearchParams({ _wait: HOLD }));
+          query.append("view", view);
+          query.append("etag", etag || "");
+        }
+        return chunks;
+      }
+      async function ask() {
+        asking?.abort();
+        asking = null;
+        const chunks = queries();
+        if (stopped || !chunks.length) return;
+        const controller = asking = new AbortController();
+        let delay = 0;
+        try {
+          const answer = await Promise.any(chunks.map(async (query) => {
+            const response = await fetch(new URL(`-/changes.json?${query}`, root), { cache: "no-store", signal: controller.signal });
+            if (!response.ok) throw new Error(`${response.status}`);
+            return response.json();
+          }));
+          controller.abort();  // the other requests: their views are asked for again below
+          const views = Object.fromEntries(answer.views.map((entry) => [entry.view, entry]));
+          // A view told of a change is asked for again once its tab has the new picture.
+          const unchanged = ([view, etag]) => {
+            const said = views[view];
+            return !said || (!said.untracked && !said.error && !said.changed && said.etag === etag);
+          };
+          for (const [id, listed] of wants) wants.set(id, listed.filter(unchanged));
+          if (answer.watch === "full") wants.clear();  // every picture asks on its period this time
+          tell({ type: "changes", views, full: answer.watch === "full" });
+        } catch (error) {
+          if (controller.signal.aborted && asking !== controller) return;
+          delay = 2000;  // out of reach, or refused: try again in a moment
+        }
+        if (asking === controller) { asking = null; again(delay); }
+      }
+      return {
+        hear(message) {
+          if (message.type === "want") {
+            const before = JSON.stringify(wants.get(message.tab) || []);
+            if (before === JSON.stringify(message.views)) return;
+            wants.set(message.tab, message.views);
+            again();
+          } else if (message.type === "bye") {
+            wants.delete(message.tab);
+            again();
+          }
+        },
+        stop() { stopped = true; clearTimeout(timer); asking?.abort(); },
+      };
+    }
+
+    // A shown tab stands for the lock; a hidden or closed one gives it up, and the next tab in
+    // line holds the request from then on.
+    function standForLead() {
+      if (campaign || document.hidden) return;
+      const controller = campaign = new AbortController();
+      navigator.locks.request(name, { signal: controller.signal }, async () => {
+        leader = lead();
+        document.documentElement.dataset.liveRequest = String(Date.now());  // held here, since then
+        tell({ type: "hello" });  // every tab, this one too, says what it shows
+        await new Promise((resolve) => { resign = resolve; });
+        leader.stop();
+        leader = null;
+        delete document.documentElement.dataset.liveRequest;
+      }).catch(() => {});  // hidden before its turn came
+    }
+    function stepDown() {
+      campaign?.abort();
+      campaign = null;
+      if (resign) { resign(); resign = null; }
+    }
+    document.addEventListener("visibilitychange", () => { if (document.hidden) stepDown(); else standForLead(); });
+    window.addEventListener("pagehide", () => { channel.postMessage({ type: "bye", tab }); stepDown(); });
+    window.addEventListener("pageshow", (event) => { if (event.persisted) { standForLead(); announce(); } });
+    standForLead();
+    return { wait };
+  }
+
   // One live picture (the view's, or one of a comparison) with its status line and Pause button:
   // it follows its view with a conditional GET the server holds until the picture changes, or
   // until HOLD seconds pass; plots with no file to watch (and a full server) go by the period.
-  function live(img) {
+  // With the shared request of all tabs (changes), it waits there instead, then asks plainly.
+  function live(img, changes) {
     const box = img.closest(".panel, .figure");
     const status = box.querySelector(".status");
     const toggle = box.querySelector(".pause");
@@ -4329,6 +4544,7 @@ exploreImage();
     let updated = Number(img.dataset.renderedAt) || null, renderMs = img.dataset.renderMs || null;
     let failed = img.hidden && !placeholder, unreachable = false, stale = false, nextAt = null;
     let watching = false, rendering = Boolean(placeholder), againNow = false;
+    let untracked = false;  // told by the shared request: no file to watch, so it goes by its period
 
     // How many pixels of the refreshed picture make one CSS pixel: the 2x ones are drawn at twice the dpi.
     function pictureDensity(shown) {
@@ -4440,17 +4656,24 @@ exploreImage();
       clearTimeout(timer);
       nextAt = null;
       let delay = period;
-      const held = Boolean(etag) && !now;  // r asks for an answer now: a plain conditional GET
+      const held = Boolean(etag) && !now && !untracked;  // r asks for an answer now: a plain conditional GET
+      const together = held && changes !== null;  // waits on the shared request, then asks plainly
       watching = held;
       showStatus();
       asking = new AbortController();
       try {
+        const told = together ? await changes.wait(url, etag, asking.signal) : null;
+        const said = told && told.outcome;
+        if (said === "aborted") throw new DOMException("paused or hidden", "AbortError");
+        if (said !== null) untracked = said === "untracked";
         const headers = etag ? { "If-None-Match": etag } : {};
-        const response = await fetch(imageUrl(held), { headers, cache: "no-store", signal: asking.signal });
+        const response = await fetch(imageUrl(held && !together), { headers, cache: "no-store", signal: asking.signal });
         unreachable = false;
-        watching = response.headers.get("X-Plotserve-Watch") === "held";
-        if (response.status !== 503 && (watching || (!held && (response.ok || response.status === 304)))) delay = 0;
-        showSourceError(response.headers.get("X-Plotserve-Source-Error"));
+        watching = together ? (said === "changed" || said === "timeout") : response.headers.get("X-Plotserve-Watch") === "held";
+        const asked = !held && !untracked && (response.ok || response.status === 304);  // a plain GET: hold the next
+        if (response.status !== 503 && (watching || asked)) delay = 0;
+        if (!together) showSourceError(response.headers.get("X-Plotserve-Source-Error"));
+        else if (told.sourceError !== undefined) showSourceError(told.sourceError);
         if (response.status === 404) { location.reload(); return; }  // the plot was removed: its 404 page says so
         // The server was too busy to draw it afresh: the picture (new or kept) is its last one.
         stale = Boolean(response.headers.get("X-Plotserve-Stale"));
@@ -4660,8 +4883,10 @@ exploreImage();
     smoothSlider();
     watchStall();
     watchThumbnails();
-    // Every live picture: the view's, or each one of a side-by-side comparison.
-    for (const img of document.querySelectorAll("img[data-src]")) live(img);
+    // Every live picture: the view's, or each one of a side-by-side comparison; all on one held request.
+    const pictures = document.querySelectorAll("img[data-src]");
+    const changes = pictures.length ? sharedChanges() : null;
+    for (const img of pictures) live(img, changes);
     if (copy) copy.addEventListener("click", copyLink);
   }
   start();
@@ -5305,6 +5530,9 @@ class Response:
     body: bytes = b""
     content_type: str = HTML
     headers: dict = dataclasses.field(default_factory=dict)
+    # A request held until a view changes: the transport waits for it (``PlotApp.finish``) or,
+    # in the built-in server, parks the connection on a selector until it ends.
+    held: "Held | None" = None
 
     def header_list(self) -> list[tuple[str, str]]:
         """Every header to send, the safety headers included, each fit for the wire."""
@@ -5333,6 +5561,12 @@ class HttpRequest:
     version: str = "HTTP/1.1"  # the protocol the request line named
     # Whether the client has gone away (a held request lets go at once); a transport that cannot tell says no.
     gone: typing.Callable[[], bool] = lambda: False
+
+
+def _internal_error() -> Response:
+    """A bug in plotserve: logged, and answered 500."""
+    print(f"plotserve: internal error:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
+    return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
 
 
 # JSON safe wherever it lands, as Django's json_script writes it: inlined in an HTML page, a
@@ -5377,19 +5611,37 @@ def _here(path: str, query: str = "") -> str:
     return _with_query("./" + path.rpartition("/")[2], query)
 
 
-def hold_until_changed(app: "PlotApp", plot: Plot, request: Request, pairs, fmt: str, if_none_match: str | None, gone=lambda: False) -> str:
+@dataclasses.dataclass
+class Held:
+    """A request held until one of its views changes: the watch, and the answer to give once it ends."""
+
+    watch: HeldWatch
+    answer: typing.Callable[[str], Response]  # given how the hold ended: changed, timeout or gone
+
+
+def hold_until_changed(
+    app: "PlotApp", plot: Plot, request: Request, pairs, fmt: str, if_none_match: str | None
+) -> tuple[str, HeldWatch | None]:
     """Hold an image request until its view's ETag is no longer the one the client has.
 
     Gives the ``X-Plotserve-Watch`` answer: "held" (the client may ask again at once: the view
     changed, the hold timed out, or it had changed already), "untracked" (no input file to
-    watch: ask again on your period) or "full" (too many requests held: ask on your period).
+    watch: ask again on your period) or "full" (too many requests held: ask on your period),
+    and the watch to wait on, if the request is held.
     A reload, good or failed, ends the hold too, so an open page hears of it.
     """
     etag = app.images.etag(plot, request, fmt)
     if etag is None:
-        return "untracked"
+        return "untracked", None
     if not _etag_matches(if_none_match, etag):
-        return "held"  # the client's picture is old already: no wait
+        return "held", None  # the client's picture is old already: no wait
+    view, state = watched_view(app, plot, request, pairs, fmt)
+    held = app.watcher.watch([(view, state, state())], request.wait)
+    return ("full", None) if held is None else ("held", held)
+
+
+def watched_view(app: "PlotApp", plot: Plot, request: Request, pairs, fmt: str) -> tuple[str, typing.Callable[[], typing.Hashable]]:
+    """A view's name for the Watcher, and how to read its state: its ETag, and the reloads tried so far."""
     current = {"plot": plot, "request": request}
 
     def state():
@@ -5401,14 +5653,38 @@ def hold_until_changed(app: "PlotApp", plot: Plot, request: Request, pairs, fmt:
         attempts = app.reloader.attempts if app.reloader else 0
         return app.images.etag(now, current["request"], fmt), attempts
 
-    view = f"{plot.name}.{fmt}?{request.canonical_query(plot, image=True)}"
-    return "full" if app.watcher.hold(view, state, state(), request.wait, gone) == "full" else "held"
+    return f"{plot.name}.{fmt}?{request.canonical_query(plot, image=True)}", state
+
+
+MAX_WATCHED_VIEWS = 200  # views in one /-/changes.json request: every live picture of a dozen tabs
+
+
+def _watched_views(pairs) -> tuple[list[tuple[str, str]], str]:
+    """The ``(view, etag)`` pairs of a ``/-/changes.json`` query, each ``view`` followed by its ``etag``; and a problem, or ""."""
+    views: list[tuple[str, str]] = []
+    for name, value in pairs:
+        if name == "view":
+            views.append((value.lstrip("/"), ""))
+        elif name == "etag" and views and not views[-1][1]:
+            views[-1] = (views[-1][0], value)
+        elif name not in (WAIT, "token"):
+            return [], f"{name}: not a parameter here; give view=URL&etag=ETAG for each picture"
+    if not views:
+        return [], "view: give the URL of at least one picture, each followed by etag=ITS_ETAG"
+    if len(views) > MAX_WATCHED_VIEWS:
+        return [], f"view: at most {MAX_WATCHED_VIEWS} pictures in one request, not {len(views)}"
+    return views, ""
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:
     """Whether the other end closed the connection (readable, and nothing to read)."""
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        if hasattr(select, "poll"):  # select() cannot look at a socket numbered past 1023
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            readable = poller.poll(0)
+        else:
+            readable, _, _ = select.select([sock], [], [], 0)
         return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
         return True
@@ -5539,6 +5815,7 @@ class PlotApp:
         return {
             **self.images.health(),
             **self.watcher.health(),
+            "threads": threading.active_count(),  # held requests cost none under the built-in server
             "reloads": reloader.reloads if reloader else 0,
             "source_error": reloader.error if reloader else "",
         }
@@ -5553,8 +5830,7 @@ class PlotApp:
             request, moved = self._within_base(request)
             return moved or self.check_access(request) or self._route(request)
         except Exception:
-            print(f"plotserve: internal error:\n{traceback.format_exc()}", file=sys.stderr, flush=True)
-            return Response(500, error_page(500, "plotserve failed to answer this request; the server's log says why."))
+            return _internal_error()
 
     def _within_base(self, request: HttpRequest) -> tuple[HttpRequest, Response | None]:
         """A request for ``BASE/x`` served as one for ``/x``, where BASE is the path of ``--base-url``.
@@ -5661,7 +5937,7 @@ class PlotApp:
         rendered = failure = None
         if not view.errors and not view.missing:
             try:
-                rendered = self.images.get(plot, view, "png")
+                rendered = self.images.get(plot, view, "png", client=request.client)
             except ParamsRefused as refused:
                 view = refused_view(view, refused)
             except PlotFailed as error:
@@ -5720,15 +5996,95 @@ class PlotApp:
 
     def _held_image(self, request: HttpRequest, plot: Plot, view: Request, pairs, fmt: str) -> Response:
         """A ``_wait`` image request: held until its view changes, then answered as a conditional GET."""
-        watch = hold_until_changed(self, plot, view, pairs, fmt, request.headers.get("If-None-Match"), request.gone)
-        name, plot = plot.name, self.plots.get(plot.name)  # the code may have been reloaded meanwhile
-        if plot is None:
-            return Response(404, error_page(404, self.missing_plot(name)))
-        response = self._image(request, plot, dataclasses.replace(parse_query(plot, pairs, self.limits), wait=0), pairs, fmt)
-        response.headers["X-Plotserve-Watch"] = watch
-        if self.source_error(plot):
-            response.headers["X-Plotserve-Source-Error"] = _header_safe(self.source_error(plot), 1000)
-        return response
+        watch, held = hold_until_changed(self, plot, view, pairs, fmt, request.headers.get("If-None-Match"))
+        name = plot.name
+
+        def answer(outcome: str = "") -> Response:
+            plot = self.plots.get(name)  # the code may have been reloaded meanwhile
+            if plot is None:
+                return Response(404, error_page(404, self.missing_plot(name)))
+            response = self._image(request, plot, dataclasses.replace(parse_query(plot, pairs, self.limits), wait=0), pairs, fmt)
+            response.headers["X-Plotserve-Watch"] = watch
+            if self.source_error(plot):
+                response.headers["X-Plotserve-Source-Error"] = _header_safe(self.source_error(plot), 1000)
+            return response
+
+        return Response(0, held=Held(held, answer)) if held is not None else answer()
+
+    def _changes(self, pairs) -> Response:
+        """``/-/changes.json?view=URL&etag=E&...``: held until one of the views' ETag is no longer the one given.
+
+        One request for all the live pictures of a browser's tabs. Each ``view`` is an image URL
+        relative to plotserve's top (``NAME.png?...``), followed by the ``etag`` the client shows.
+        The answer lists every view with its ETag now, whether it changed while held, the error of
+        the plot code if its last reload failed, and whether it is untracked (no file to watch: the
+        client asks for it on its period).
+        """
+        views, problem = _watched_views(pairs)
+        wait = next((value for name, value in pairs if name == WAIT), str(HOLD_SECONDS))
+        try:
+            seconds = float(wait)
+            if not 0 <= seconds <= HOLD_SECONDS:
+                raise ValueError
+        except ValueError:
+            problem = problem or f"{WAIT}: a number of seconds from 0 to {HOLD_SECONDS}"
+        if problem:
+            return _json_response({"errors": {"": problem}}, 400)
+        states = [self._view_state(view) for view, _ in views]
+        watched = [(name, state_of, state) for name, state_of, state in states if state_of is not None]
+        # Held only while every client's picture is the one of now, and there is something to watch.
+        current = all(
+            _etag_matches(etag, state[0]) for (_, etag), (_, state_of, state) in zip(views, states, strict=True) if state_of is not None
+        )
+        held = self.watcher.watch(watched, seconds) if watched and current and seconds else None
+        full = bool(watched and current and seconds and held is None)
+
+        def answer(outcome: str = "") -> Response:
+            listed = []
+            for (view, _), (_, state_of, state) in zip(views, states, strict=True):
+                if state_of is None:  # not watched: untracked, or a problem the picture's own URL shows
+                    listed.append({"view": view, "etag": None, "changed": False, **({"error": state} if state else {"untracked": True})})
+                    continue
+                now, plot = state_of(), self.plots.get(view.partition(".")[0])
+                # A failed reload ends the hold too: the page shows its error, until a good one.
+                error = self.source_error(plot) if plot is not None else ""
+                listed.append({"view": view, "etag": now[0] if now else None, "changed": now != state, "source_error": error})
+            return _json_response({"views": listed, "watch": "full" if full else "held"})
+
+        return Response(0, held=Held(held, answer)) if held is not None else answer()
+
+    def _view_state(self, view: str) -> tuple[str, typing.Callable | None, typing.Any]:
+        """A watched view's name, how to read its state, and its state now; no reader for a view not to watch.
+
+        With no reader, the state says why: None for a view with no tracked input, else the problem.
+        """
+        path, _, query = view.partition("?")
+        name, _, fmt = path.partition(".")
+        plot = self.plots.get(name)
+        if plot is None or fmt not in IMAGE_FORMATS:
+            return view, None, "no such picture"
+        pairs, problem = split_query(query)
+        pairs = [(key, value) for key, value in pairs if key not in ("token", WAIT)]
+        request = parse_query(plot, pairs, self.limits)
+        if problem or request.errors or request.missing:
+            return view, None, problem or "bad parameters"
+        if self.images.etag(plot, request, fmt) is None:
+            return view, None, None
+        key, state_of = watched_view(self, plot, request, pairs, fmt)
+        return key, state_of, state_of()
+
+    def finish(self, response: Response, gone: typing.Callable[[], bool] = lambda: False) -> Response:
+        """The answer to a held request, waited for in this thread; any other answer as it is."""
+        if response.held is None:
+            return response
+        return self.answer_held(response.held, self.watcher.wait(response.held.watch, gone))
+
+    def answer_held(self, held: Held, outcome: str) -> Response:
+        """The answer once a held request's watch has ended, behind the same catch-all as ``respond``."""
+        try:
+            return held.answer(outcome)
+        except Exception:
+            return _internal_error()
 
     def _drawn_data(self, request: HttpRequest, plot: Plot, view: Request, pairs, suffix: str) -> Response:
         """``/NAME.csv``: the data of every line the view's picture draws; the same query, ETags and 304s as the picture."""
@@ -5753,6 +6109,7 @@ class PlotApp:
         "/index.html": _index,
         "/index.json": _index_json,
         "/-/health.json": _health,
+        "/-/changes.json": _changes,
     }
     SUFFIXES: typing.ClassVar[dict] = {
         "": _page,
@@ -5834,7 +6191,8 @@ class PlotApp:
         method = environ.get("REQUEST_METHOD", "GET")
         version = environ.get("SERVER_PROTOCOL", "HTTP/1.1")
         request = HttpRequest(method, _wsgi_target(environ), headers, environ.get("REMOTE_ADDR", ""), version)
-        response = self.respond(request)
+        # A held request waits in this worker thread: the WSGI server's worker class decides how many can.
+        response = self.finish(self.respond(request))
         start_response(f"{response.status} {http.HTTPStatus(response.status).phrase}", response.header_list())
         return [] if method == "HEAD" or response.status == 304 else [response.body]
 
@@ -5916,6 +6274,14 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
         gone = functools.partial(_closed_by_peer, self.connection)
         request = HttpRequest(self.command, target, self.headers, self.client_address[0], self.request_version, gone)
         response = self.server.app.respond(request)
+        if response.held is not None:
+            parking = getattr(self.server, "parking", None)
+            if parking is not None and not self._more_to_read():
+                # Held without a thread: the selector answers it when its view changes; this thread is free.
+                parking.park(_Parked(self.connection, self.client_address, self, response.held, send_body, not self.close_connection))
+                self.parked = self.close_connection = True
+                return
+            response = self.server.app.finish(response, gone)
         self._phase("write")
         try:
             self.send_response(response.status)
@@ -5926,6 +6292,27 @@ class PlotRequestHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(response.body)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
+
+    parked = False  # the connection went to the server's parking: this thread lets go of it
+
+    def _more_to_read(self) -> bool:
+        """Whether the client sent more than this request already (pipelined): read here, in this thread."""
+        self.rfile.raw.paused = True
+        try:
+            return bool(self.rfile.peek(1))
+        finally:
+            self.rfile.raw.paused = False
+
+    def response_bytes(self, response: Response, send_body: bool, keep_alive: bool) -> bytes:
+        """The whole answer as it goes on the wire (for the parking, which writes it without this thread), logged."""
+        lines = [f"{self.protocol_version} {response.status} {http.HTTPStatus(response.status).phrase}"]
+        lines += [f"Server: {self.version_string()}", f"Date: {self.date_time_string()}"]
+        lines += [f"{name}: {value}" for name, value in response.header_list()]
+        if not keep_alive:
+            lines.append("Connection: close")
+        self.log_request(response.status, len(response.body))
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        return head + (response.body if send_body and response.status != 304 else b"")
 
     def send_error(self, code, message=None, explain=None):
         """Errors http.server raises itself (bad request lines, 414, 431): our page, no echoes."""
@@ -6083,6 +6470,7 @@ class _DeadlineReader(io.RawIOBase):
         self.sock, self.idle = sock, idle
         self.head_seconds: float | None = None  # for the head that is being read, once it starts
         self.deadline: float | None = None
+        self.paused = False  # read nothing more from the socket: look only at what is buffered
 
     def start_head(self, seconds: float) -> None:
         """A new request head is awaited: it will have ``seconds`` from its first byte."""
@@ -6095,7 +6483,9 @@ class _DeadlineReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer) -> int | None:
+        if self.paused:
+            return None  # as a non-blocking read with nothing to read
         timeout = self.idle
         if self.deadline is not None:
             left = self.deadline - time.monotonic()
@@ -6193,6 +6583,192 @@ class ConnectionTable:
             return len(self.slots)
 
 
+class _Parked:
+    """A connection no thread serves: its held request, then its answer being written, then idle until the next."""
+
+    def __init__(self, sock: socket.socket, client_address, handler: "PlotRequestHandler", held: Held, send_body: bool, keep_alive: bool):
+        self.sock, self.client_address, self.handler, self.held = sock, client_address, handler, held
+        self.send_body, self.keep_alive = send_body, keep_alive
+        self.phase = "held"  # held (waiting for a change), write (sending the answer), idle (keep-alive)
+        self.events = 0  # what the selector listens for on it
+        self.out = memoryview(b"")
+        self.deadline = math.inf  # for writing the answer, and for the next request to come
+
+
+class Parking:
+    """Connections parked on one selector instead of a thread each: held requests cost no thread.
+
+    One thread runs the selector (the standard library's ``selectors``). A held request waits
+    there until its watch ends; a client that closes its connection meanwhile ends it at once.
+    Then one of a few answer threads makes the answer (a render, done once per change and shared
+    by everyone waiting on the view), and the selector writes it out; a keep-alive connection then
+    waits there for its next request, which goes back to a thread of its own.
+    """
+
+    def __init__(self, server: "PlotServer", answer_threads: int = 8):
+        self.server = server
+        self.selector = selectors.DefaultSelector()
+        self.wake_read, self.wake_write = socket.socketpair()
+        for end in (self.wake_read, self.wake_write):
+            end.setblocking(False)
+        self.selector.register(self.wake_read, selectors.EVENT_READ)
+        self.calls: collections.deque = collections.deque()  # for the selector thread to do, in order
+        self.parked: dict[socket.socket, _Parked] = {}  # the selector thread's alone
+        self.answers = concurrent.futures.ThreadPoolExecutor(answer_threads, thread_name_prefix="plotserve-answer")
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="plotserve-parking", daemon=True)
+        self.thread.start()
+
+    def __len__(self) -> int:
+        return len(self.parked)
+
+    def park(self, parked: _Parked) -> None:
+        """Take a connection over from its thread, its held request waiting for its watch to end."""
+        self._call(self._register, parked)
+        parked.held.watch.add_done_callback(lambda watch: self._ended(parked, watch.result()))
+
+    def close(self) -> None:
+        """Close every parked connection and stop."""
+        self.closed = True
+        self._call(lambda: None)
+        self.answers.shutdown(wait=False, cancel_futures=True)
+
+    # -- any thread: over to the selector's ------------------------------------------------------------
+
+    def _call(self, function, *args) -> None:
+        self.calls.append((function, args))
+        with contextlib.suppress(OSError):  # a full wake-up pipe: the selector is awake already
+            self.wake_write.send(b"\0")
+
+    def _ended(self, parked: _Parked, outcome: str) -> None:
+        """The watch ended (in the watcher's thread): answer in an answer thread, never in the watcher's."""
+        if outcome == "gone":
+            self._call(self._close, parked)
+            return
+        try:
+            self.answers.submit(self._answer, parked, outcome)
+        except RuntimeError:  # closing down
+            self._call(self._close, parked)
+
+    def _answer(self, parked: _Parked, outcome: str) -> None:
+        try:
+            response = self.server.app.answer_held(parked.held, outcome)
+            data = parked.handler.response_bytes(response, parked.send_body, parked.keep_alive)
+        except Exception:  # never a connection left parked with no answer coming
+            traceback.print_exc()
+            self._call(self._close, parked)
+            return
+        self._call(self._write, parked, data)
+
+    # -- the selector thread ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_sweep = time.monotonic() + 1
+        while not self.closed:
+            for key, mask in self.selector.select(timeout=1.0):
+                if key.fileobj is self.wake_read:
+                    with contextlib.suppress(OSError):
+                        self.wake_read.recv(65536)
+                elif mask & selectors.EVENT_WRITE:
+                    self._send(key.data)
+                elif mask & selectors.EVENT_READ:
+                    self._readable(key.data)
+            while self.calls:
+                function, args = self.calls.popleft()
+                function(*args)
+            now = time.monotonic()
+            if now >= next_sweep:  # slow readers of an answer, and keep-alive connections gone quiet
+                next_sweep = now + 1
+                for parked in [parked for parked in self.parked.values() if parked.deadline < now]:
+                    self._close(parked)
+        for parked in list(self.parked.values()):
+            self._close(parked)
+        self.selector.close()
+        self.wake_read.close()
+        self.wake_write.close()
+
+    def _listen(self, parked: _Parked, events: int) -> None:
+        if events == parked.events:
+            return
+        if not events:
+            self.selector.unregister(parked.sock)
+        elif not parked.events:
+            self.selector.register(parked.sock, events, parked)
+        else:
+            self.selector.modify(parked.sock, events, parked)
+        parked.events = events
+
+    def _register(self, parked: _Parked) -> None:
+        try:
+            parked.sock.setblocking(False)
+        except OSError:  # closed meanwhile (evicted): the watch ends with the connection
+            self.server.app.watcher.cancel(parked.held.watch)
+            return
+        self.parked[parked.sock] = parked
+        self._listen(parked, selectors.EVENT_READ)  # to hear of a client that leaves
+
+    def _readable(self, parked: _Parked) -> None:
+        try:
+            data = parked.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if parked.phase == "held":
+            self._listen(parked, 0)  # left, or sent its next request early: either way, nothing more to hear now
+            if not data:
+                self.server.app.watcher.cancel(parked.held.watch)  # its slot is free at once, not in 25 s
+        elif not data:
+            self._close(parked)
+        else:  # the next request on a kept-alive connection: a thread of its own reads it
+            self._forget(parked)
+            try:
+                parked.sock.setblocking(True)
+                self.server.resume(parked.sock, parked.client_address)
+            except Exception:
+                self.server.finish_connection(parked.sock)
+
+    def _write(self, parked: _Parked, data: bytes) -> None:
+        if self.parked.get(parked.sock) is not parked:
+            return  # closed meanwhile
+        parked.phase, parked.out = "write", memoryview(data)
+        parked.deadline = time.monotonic() + parked.handler.timeout
+        self._send(parked)
+
+    def _send(self, parked: _Parked) -> None:
+        try:
+            sent = parked.sock.send(parked.out)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self._close(parked)
+            return
+        parked.out = parked.out[sent:]
+        if parked.out:
+            self._listen(parked, selectors.EVENT_WRITE)
+        elif not parked.keep_alive:
+            self._close(parked)
+        else:  # idle until the next request, as long as a thread would wait for it
+            parked.phase, parked.deadline = "idle", time.monotonic() + parked.handler.timeout
+            slot = self.server.connections.slot_of(parked.sock)
+            if slot is None:  # evicted for a newcomer
+                self._close(parked)
+                return
+            slot.phase, slot.since = "head", time.monotonic()
+            self._listen(parked, selectors.EVENT_READ)
+
+    def _forget(self, parked: _Parked) -> None:
+        if self.parked.get(parked.sock) is parked:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._listen(parked, 0)
+            del self.parked[parked.sock]
+
+    def _close(self, parked: _Parked) -> None:
+        if self.parked.get(parked.sock) is parked or parked.phase == "held":
+            self._forget(parked)
+            self.server.finish_connection(parked.sock)
+
+
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 _WILDCARDS = ("0.0.0.0", "::", "")
 _REFUSAL = b"Too many open connections; try again soon.\n"
@@ -6202,8 +6778,21 @@ _TOO_MANY_CONNECTIONS = (
 )
 
 
+def _raise_open_files(wanted: int) -> None:
+    """Let this process open ``wanted`` files (a socket each), as far as the hard limit allows."""
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard), hard))
+
+
 class PlotServer(http.server.ThreadingHTTPServer):
-    """The built-in HTTP server: a PlotApp served by http.server, one thread per connection."""
+    """The built-in HTTP server: a PlotApp served by http.server, one thread per connection at work;
+    held requests and idle keep-alive connections after them wait on one selector (``Parking``)."""
 
     daemon_threads = True
     block_on_close = False
@@ -6217,7 +6806,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         sources: typing.Sequence[str] = (),
         *,
         handler_class: type = PlotRequestHandler,
-        max_connections: int = 256,
+        max_connections: int = 4096,
         max_connections_per_client: int | None = None,
         token: str | None = None,
         allow_hosts: typing.Sequence[str] = (),
@@ -6225,7 +6814,7 @@ class PlotServer(http.server.ThreadingHTTPServer):
         **options,
     ):
         """``options`` are PlotApp's: limits, workers, timeout, cache_mb, data_cache_mb, max_pending, start_method, worker_max_*,
-        max_memory_mb, max_waiting (default: a quarter of ``max_connections``), reload."""
+        max_memory_mb, max_waiting (default: three quarters of ``max_connections``), reload."""
         host = address[0]
         local = _is_loopback(host)
         # Bound to loopback, the Host check is what keeps other web pages out (DNS rebinding);
@@ -6244,13 +6833,16 @@ class PlotServer(http.server.ThreadingHTTPServer):
         if ":" in host:
             self.address_family = socket.AF_INET6
         super().__init__(address, handler_class)
-        # Held requests take at most a quarter of the connections: the rest stay for everything else.
-        options.setdefault("max_waiting", max_connections // 4)
+        # Held requests are parked without a thread (``Parking``): they may take three quarters of
+        # the connections, and the rest stay for everything else.
+        options.setdefault("max_waiting", max_connections * 3 // 4)
+        _raise_open_files(max_connections + 256)
         try:
             self.app = PlotApp(sources, handler_class=handler_class, token=token, allowed_hosts=allowed, quiet=quiet, **options)
         except BaseException:
             super().server_close()
             raise
+        self.parking = Parking(self)
 
     # The app's state, as the server's own: tests, --get and subclasses read it here.
     plots = property(lambda self: self.app.plots)
@@ -6296,10 +6888,26 @@ class PlotServer(http.server.ThreadingHTTPServer):
             raise
 
     def process_request_thread(self, request, client_address) -> None:
+        """Serve a connection until it closes, or until its held request is parked (the parking has it then)."""
+        parked = False
         try:
-            super().process_request_thread(request, client_address)
+            parked = self.RequestHandlerClass(request, client_address, self).parked
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            if not parked:
+                self.finish_connection(request)
+
+    def finish_connection(self, request) -> None:
+        """Close a connection and give its slot back."""
+        try:
+            self.shutdown_request(request)
         finally:
             self.connections.release(request)
+
+    def resume(self, request, client_address) -> None:
+        """Serve a parked keep-alive connection's next request in a thread of its own (it has its slot already)."""
+        http.server.ThreadingHTTPServer.process_request(self, request, client_address)
 
     def server_close(self) -> None:
         """Stop listening and stop the render workers."""
@@ -6308,6 +6916,8 @@ class PlotServer(http.server.ThreadingHTTPServer):
         # must reach _bind (next port, or "cannot listen"), not an AttributeError from here.
         if hasattr(self, "app"):
             self.app.close()
+        if hasattr(self, "parking"):
+            self.parking.close()
 
 
 def make_app(*sources: str, token: str | None = None, allow_hosts: typing.Sequence[str] = (), data_dir: str | None = None, **options):

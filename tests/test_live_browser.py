@@ -5,6 +5,7 @@ uses conditional requests, and pause, a hidden tab and no JavaScript each behave
 import base64
 import io
 import re
+import urllib.parse
 
 import pytest
 from conftest import EXAMPLES, running_server, training
@@ -49,6 +50,19 @@ SET_VISIBILITY = """hidden => {
 }"""
 
 
+# A browser without the Web Locks API and BroadcastChannel (or a page that is not a secure
+# context): every picture holds its own request, NAME.png?_wait=25.
+WITHOUT_SHARED_APIS = "delete Navigator.prototype.locks; delete window.BroadcastChannel;"
+
+
+@pytest.fixture(params=["one request for all tabs", "a request per picture"])
+def live_page(request, page):
+    """A page with the shared request of all tabs, and one with a request per picture, as where those APIs are missing."""
+    if request.param == "a request per picture":
+        page.add_init_script(WITHOUT_SHARED_APIS)
+    return page
+
+
 @pytest.fixture
 def server(log_dir):
     with running_server(*EXAMPLES, limits=plotserve.Limits(data_dir=log_dir), workers=1) as client:
@@ -68,9 +82,9 @@ def served_pixels(client) -> bytes:
 
 
 def image_requests(page) -> list:
-    """Every request the page makes for the plot image, as it makes them."""
+    """Every request the page makes for the plot image (or for news of it), as it makes them."""
     seen = []
-    page.on("request", lambda request: seen.append(request) if "/training.png" in request.url else None)
+    page.on("request", lambda request: seen.append(request) if "/training.png" in request.url or "/-/changes.json" in request.url else None)
     return seen
 
 
@@ -122,7 +136,8 @@ def test_page_shows_new_rows_and_never_a_broken_image(page, server, log_dir):
     assert page.errors == []
 
 
-def test_an_idle_page_holds_one_conditional_request_and_pause_drops_it(page, server):
+def test_an_idle_page_holds_one_conditional_request_and_pause_drops_it(live_page, server):
+    page = live_page
     requests = image_requests(page)
     documents = []
     page.on("request", lambda request: documents.append(request) if request.resource_type == "document" else None)
@@ -131,9 +146,16 @@ def test_an_idle_page_holds_one_conditional_request_and_pause_drops_it(page, ser
     etag = page.get_attribute("#plot", "data-etag") or page.evaluate("() => window.plotserveEtag")
     fetches = [request for request in requests if request.resource_type == "fetch"]
     held = fetches[-1]
-    assert "_wait=25" in held.url and held.headers.get("if-none-match")
+    if "/-/changes.json" in held.url:  # the shared request of all tabs: each view and its ETag in the query
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(held.url).query)
+        assert query["_wait"] == ["25"] and query["view"] == ["training.png"]
+        sent = query["etag"][0]
+    else:
+        assert "_wait=25" in held.url and held.headers.get("if-none-match")
+        sent = held.headers["if-none-match"]
+    assert sent.startswith('"')
     if etag:
-        assert held.headers["if-none-match"] == etag
+        assert sent == etag
     page.wait_for_timeout(3_000)  # three refresh periods of the old polling page: nothing is asked, nothing drawn
     assert len([request for request in requests if request.resource_type == "fetch"]) == len(fetches)
     assert moved(health, server.health())["renders"] == 0
@@ -154,7 +176,8 @@ def test_an_idle_page_holds_one_conditional_request_and_pause_drops_it(page, ser
     assert page.errors == []
 
 
-def test_hidden_tab_makes_no_requests(page, server):
+def test_hidden_tab_makes_no_requests(live_page, server):
+    page = live_page
     requests = image_requests(page)
     open_live_page(page, server)
     health_when(server, lambda health: health["waiting"] == 1, "the page's held request")

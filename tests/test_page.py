@@ -8,12 +8,14 @@ import io
 import re
 import socket
 import time
+import urllib.parse
 import xml.etree.ElementTree as ET
 
 import pytest
 import training  # plots/training.py, on sys.path through conftest
 from conftest import EXAMPLES, ROOT, running_server
 from PIL import Image
+from test_live import health_when
 from test_params import field, parse_html
 
 import plotserve
@@ -279,13 +281,13 @@ def test_the_status_line_keeps_one_clock_and_one_format(context_of, live):
     page.wait_for_function("() => /watching for changes$/.test(document.getElementById('status').textContent)", timeout=WAIT)
     assert shown_time() == datetime.datetime.fromtimestamp(rendered_at, india).strftime("%H:%M:%S")
     # Unchanged (a 304 to r's check now): same words, still saying what it does next.
-    with page.expect_response(lambda response: ".png" in response.url and response.status == 304, timeout=WAIT):
+    with page.expect_response(lambda response: is_image(response.url) and response.status == 304, timeout=WAIT):
         page.keyboard.press("r")
     page.wait_for_timeout(100)
     assert STATUS.fullmatch(page.inner_text("#status"))
     # Updated: the time is the new picture's, as its Last-Modified says.
     training.append_epoch(log)
-    with page.expect_response(lambda response: ".png" in response.url and response.status == 200, timeout=WAIT) as answered:
+    with page.expect_response(lambda response: is_image(response.url) and response.status == 200, timeout=WAIT) as answered:
         pass
     modified = email.utils.parsedate_to_datetime(answered.value.headers["last-modified"])
     page.wait_for_function(
@@ -462,24 +464,38 @@ def unheld(url: str) -> str:
     return url.replace("&_wait=25", "").replace("?_wait=25", "")
 
 
+def is_image(url: str) -> bool:
+    """A picture's URL (not the hover's geometry, which is JSON, nor the shared request for news of pictures)."""
+    return urllib.parse.urlsplit(url).path.endswith(".png")
+
+
 def is_picture_fetch(request) -> bool:
-    """A check for a new picture (not the hover's geometry, which is JSON)."""
-    return request.resource_type == "fetch" and ".png" in request.url
+    """A check for a new picture."""
+    return request.resource_type == "fetch" and is_image(request.url)
+
+
+def is_held_request(url: str) -> bool:
+    """A request the server holds until a view changes: the one of all tabs, or a picture's own (where the page cannot share)."""
+    return "/-/changes.json" in url or "_wait=25" in url
 
 
 def test_keys_r_refreshes_and_p_pauses_but_not_while_typing(context_of, live):
     client, _ = live
     page = context_of(viewport=DESKTOP)
     fetches = []
-    page.on("request", lambda request: fetches.append(request.url) if is_picture_fetch(request) else None)
+    page.on("request", lambda request: fetches.append(request.url) if is_picture_fetch(request) or is_held_request(request.url) else None)
     page.goto(client.url + "/training?_refresh=600")
     page.wait_for_function(IMAGE_SHOWN, timeout=WAIT)
     watching = "() => /watching for changes$/.test(document.getElementById('status').textContent)"
     page.wait_for_function(watching, timeout=WAIT)
-    assert sum(unheld(url) != url for url in fetches) == 1  # one request, held by the server until the view changes
-    with page.expect_response(lambda response: is_picture_fetch(response.request) and response.status == 304, timeout=WAIT):
-        page.keyboard.press("r")  # checked now, answered at once
-    page.wait_for_function(watching, timeout=WAIT)  # and held again
+    health_when(client, lambda health: health["waiting"] == 1, "one request, held by the server until the view changes")
+    assert any(is_held_request(url) for url in fetches)
+    held_again = page.expect_request(lambda request: is_held_request(request.url), timeout=WAIT)
+    checked = page.expect_response(lambda response: is_picture_fetch(response.request) and response.status == 304, timeout=WAIT)
+    with held_again, checked:
+        page.keyboard.press("r")  # checked now, answered at once; then held again
+    page.wait_for_function(watching, timeout=WAIT)
+    health_when(client, lambda health: health["waiting"] == 1, "held again")
     count = len(fetches)
     # Typed into a field, r and p are letters, not commands.
     page.fill("#field-metrics", "")
@@ -497,7 +513,7 @@ def test_keys_r_refreshes_and_p_pauses_but_not_while_typing(context_of, live):
         page.keyboard.press("r")
     # Checked, and still paused (while the check is under way the line says "checking now").
     page.wait_for_function("() => document.getElementById('status').textContent.endsWith(' · paused')", timeout=WAIT)
-    with page.expect_request(is_picture_fetch, timeout=WAIT):
+    with page.expect_request(lambda request: is_held_request(request.url), timeout=WAIT):  # resumed: held again at once
         page.keyboard.press("p")
     assert page.inner_text("#pause") == "Pause"
     assert page.errors == []

@@ -556,6 +556,40 @@ def test_one_client_flooding_renders_leaves_room_for_another():
         assert held and min(held) < 4, collections.Counter(held)
 
 
+@pytest.mark.parametrize("flood_suffix", [".png", ".json"])  # pictures, or the JSON twins (drawn too, for their geometry)
+@pytest.mark.parametrize("cache_mb", [8.0, 0.05])  # 0.05: the flood pushes the other view's picture out of the cache
+def test_a_flood_of_distinct_renders_never_refuses_another_clients_untracked_view(cache_mb, flood_suffix):
+    with running_server(SEC_FAULTS, workers=1, max_pending=4, timeout=60, cache_mb=cache_mb) as client:
+        wait_for_workers(client, 1)
+        stop = threading.Event()
+        flood: list = []
+
+        def flooder() -> None:
+            while not stop.is_set():
+                flood.append(_get_from(client.port, f"/slow{flood_suffix}?seconds=0.3&n={unique()}", "127.0.0.1")[0])
+
+        view = f"/ok.png?view={unique()}"  # no file behind it: after 2 s it is drawn again when asked for
+        status, headers, _ = _get_from(client.port, view, "127.0.0.2")
+        assert status == 200
+        threads = [threading.Thread(target=flooder, daemon=True) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        other = []
+        try:
+            for _ in range(6):  # the page of a plot with no tracked input, refreshed past the 2 s cache
+                time.sleep(2.2)
+                status, _, _ = _get_from(client.port, view, "127.0.0.2", {"If-None-Match": headers["etag"]})
+                twin, _, body = _get_from(client.port, view.replace(".png", ".json"), "127.0.0.2")  # as the page asks for its geometry
+                other += [status, 503 if b'"render_error"' in body else twin]
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+        assert 503 not in other and set(other) <= {200, 304}, other
+        if flood_suffix == ".png":
+            assert 503 in flood, collections.Counter(flood)  # the flood was held to its share meanwhile
+
+
 def test_the_page_says_when_it_shows_the_last_picture_of_a_busy_server(page):
     with running_server(SEC_FAULTS, workers=1, max_pending=1, timeout=30) as client:
         wait_for_workers(client, 1)
