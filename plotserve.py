@@ -2374,7 +2374,8 @@ def render_plot(
             with _Ending().watching() as ending:
                 result = plot.call(**kwargs)
             figure = _figure_of(plot, result, given, ending)
-            if asked and tuple(figure.get_size_inches()) != (width, height):
+            # A plot that was given its figure at the asked size and resized it (the log plot's taller grid) keeps its size.
+            if asked and figure is not given and tuple(figure.get_size_inches()) != (width, height):
                 figure.set_size_inches(width, height)
             inches_w, inches_h = figure.get_size_inches()
             if inches_w * inches_h * dpi * dpi > max_pixels:

@@ -78,6 +78,9 @@ def test_the_log_page_fits_the_screen_with_a_checkbox_per_run(context_of, runs, 
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]  # no sideways scrolling
     picture = page.locator("#plot").bounding_box()
     assert picture["x"] >= 0 and picture["x"] + picture["width"] <= viewport["width"]
+    if name == "phone":  # three panels in one column, each about 3:2: a picture taller than wide, not three slivers
+        width, height = page.evaluate("[document.getElementById('plot').naturalWidth, document.getElementById('plot').naturalHeight]")
+        assert height > 1.5 * width
     # The alt text names the series (the page came before its picture: the script fills them in).
     page.wait_for_function("() => document.getElementById('plot').alt.includes('lr=0.001, lr=0.01, lr=0.1')", timeout=WAIT)
     assert page.locator("a[download='runs.csv']").count() == 1
