@@ -4990,6 +4990,7 @@ def _explore_bar(plot: Plot, request: Request) -> str:
 
 NARROW_INCHES = 3.6  # a phone's width at 100 dpi, less the page's margins
 NARROW_MEDIA = "(max-width: 600px)"
+PANEL_MEDIA = "all"  # a side-by-side panel is a phone's width or little more on every screen: drawn narrow there too
 
 
 def _image_url(plot: Plot, request: Request, limits: Limits, **size) -> str:
@@ -5010,9 +5011,9 @@ def _narrow_urls(plot: Plot, request: Request, limits: Limits) -> tuple[str, str
     return narrow, _image_url(plot, request, limits, width=NARROW_INCHES, height=height, dpi=request.dpi * 2) or narrow
 
 
-def _narrow_source(narrow: str, narrow2x: str) -> str:
-    """The <source> a <picture> takes on a narrow screen."""
-    return f'<source media="{NARROW_MEDIA}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">' if narrow else ""
+def _narrow_source(narrow: str, narrow2x: str, media: str = NARROW_MEDIA) -> str:
+    """The <source> a <picture> takes on a narrow screen (or where ``media`` matches)."""
+    return f'<source media="{media}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">' if narrow else ""
 
 
 def _status_text(request: Request, rendered: Rendered | None, failed: bool = True) -> str:
@@ -5158,12 +5159,13 @@ def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
     sharp = dataclasses.replace(request, dpi=request.dpi * 2)
     fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
     src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
-    narrow, narrow2x = _narrow_urls(plot, request, limits)  # on a phone, a picture drawn for it, as on the view's page
+    # A picture drawn for the panel's width, as on a phone: an 8-inch picture shrunk into it has unreadable text.
+    narrow, narrow2x = _narrow_urls(plot, request, limits)
     picture = PANEL_PICTURE.format(
-        narrow_source=_narrow_source(narrow, narrow2x),
+        narrow_source=_narrow_source(narrow, narrow2x, PANEL_MEDIA),
         narrow=e(narrow),
         narrow2x=e(narrow2x),
-        narrow_media=e(NARROW_MEDIA),
+        narrow_media=e(PANEL_MEDIA),
         src=e(src),
         src2x=e(src2x),
         width=int(request.width * request.dpi),

@@ -134,6 +134,19 @@ def test_at_phone_width_side_by_side_pictures_are_drawn_for_the_screen(context_o
     assert page.errors == []
 
 
+def test_at_desktop_width_side_by_side_pictures_are_drawn_for_their_panels(context_of, live):
+    client, _ = live
+    page = context_of(viewport=DESKTOP, device_scale_factor=1)
+    page.goto(client.url + "/training?_compare=smooth&smooth=1&smooth=5")
+    page.wait_for_function("() => [...document.querySelectorAll('img[data-src]')].every(i => i.complete && i.naturalWidth > 0)")
+    shown = page.eval_on_selector_all("img[data-src]", "all => all.map(i => i.currentSrc)")
+    assert len(shown) == 2 and all("_width=3.6&_height=2.7" in url for url in shown)
+    # Shown at about its own size, not an 8-inch picture shrunk to half: a 10 pt label stays over 12 px.
+    sizes = page.eval_on_selector_all("img[data-src]", "all => all.map(i => [i.naturalWidth, i.getBoundingClientRect().width])")
+    assert all(0.8 < shown_width / natural < 1.5 for natural, shown_width in sizes)
+    assert page.errors == []
+
+
 def test_at_desktop_width_the_form_is_beside_the_picture(context_of, live):
     client, _ = live
     page = context_of(viewport=DESKTOP)
