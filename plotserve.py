@@ -3869,6 +3869,7 @@ pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border
 .c8 { background: #bcbd22; } .c9 { background: #17becf; }
 .explore .smooth input { width: 7rem; }
 .toolbar .stall { color: var(--bad); font-weight: 600; }
+.toolbar .stall:empty { display: none; }  /* else its gap pushes the buttons after it off the left edge */
 """
 
 PAGE_SCRIPT = """\

@@ -87,6 +87,9 @@ def test_at_phone_width_the_picture_comes_first_drawn_for_the_screen(context_of,
         ".map(el => parseFloat(getComputedStyle(el).fontSize)))"
     )
     assert smallest >= 12
+    # The buttons wrapped under the status line start where it starts: nothing empty takes a place before them.
+    status, pause = page.locator("#status").bounding_box(), page.locator("#pause").bounding_box()
+    assert pause["y"] > status["y"] and abs(pause["x"] - status["x"]) < 1
     # The refresh keeps asking for the narrow picture.
     with page.expect_request(lambda request: request.resource_type == "fetch" and ".png" in request.url, timeout=WAIT) as fetched:
         page.keyboard.press("r")
