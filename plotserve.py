@@ -3860,9 +3860,11 @@ pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border
   .field input[type=text], .field input[type=number], .field select { font-size: 1rem; }
 }
 /* Runs of a log: a checkbox each, in the colour its lines are drawn in (matplotlib's C0..C9). */
-.runs { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; margin-top: 0.35rem; font-size: 0.85rem; }
-.runs label.run { display: flex; gap: 0.3rem; align-items: center; }
-.runs .more { color: var(--muted); }
+/* In columns of one width, so the boxes line up whatever the names' lengths. */
+.runs { display: grid; grid-template-columns: repeat(auto-fill, minmax(7.5rem, 1fr)); gap: 0.2rem 0.8rem; margin-top: 0.35rem;
+        font-size: 0.85rem; }
+.runs label.run { display: flex; gap: 0.3rem; align-items: center; min-width: 0; overflow-wrap: anywhere; }
+.runs .more { color: var(--muted); grid-column: 1 / -1; }
 .swatch { display: inline-block; width: 0.9rem; height: 0.25rem; border-radius: 1px; }
 .c0 { background: #1f77b4; } .c1 { background: #ff7f0e; } .c2 { background: #2ca02c; } .c3 { background: #d62728; }
 .c4 { background: #9467bd; } .c5 { background: #8c564b; } .c6 { background: #e377c2; } .c7 { background: #7f7f7f; }

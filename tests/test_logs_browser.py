@@ -87,6 +87,26 @@ def test_the_log_page_fits_the_screen_with_a_checkbox_per_run(context_of, runs, 
     assert page.errors == []
 
 
+def test_the_run_checkboxes_line_up_in_columns(context_of, tmp_path):
+    frame = pd.DataFrame({"step": range(10), "loss": range(10)})
+    names = ("a", "baseline", "lr=0.001", "warmup_long_name", "b", "seed=12345", "c")
+    for name in names:
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        frame.to_csv(tmp_path / "runs" / name / "metrics.csv", index=False)
+    with running_server(str(tmp_path / "runs"), limits=plotserve.Limits(data_dir=tmp_path), workers=1) as client:
+        page = context_of(viewport=DESKTOP)
+        page.goto(client.url + "/runs")
+        page.wait_for_function(IMAGE_SHOWN, timeout=WAIT)
+        boxes = page.eval_on_selector_all(".runs input", "all => all.map(i => i.getBoundingClientRect()).map(r => [r.x, r.y])")
+        lefts, tops = {round(x) for x, _ in boxes}, {round(y) for _, y in boxes}
+        assert len(boxes) == len(names) and len(tops) > 1  # several rows
+        first_row = sum(1 for _, y in boxes if round(y) == min(tops))
+        assert len(lefts) == first_row  # each row's boxes under the first row's: columns, not a ragged flow
+        form = page.locator("form").bounding_box()
+        assert all(form["x"] <= x < form["x"] + form["width"] for x in lefts)
+        assert page.errors == []
+
+
 def test_the_run_checkboxes_change_the_picture_and_the_url(context_of, runs):
     client, _ = runs
     page = context_of(viewport=DESKTOP)
