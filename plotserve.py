@@ -1246,8 +1246,10 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
         return
     width, height = fig.get_size_inches()
     count = len(columns) if panels else 1
-    # A grid that fits the page: panels about 3:2, one column on a phone; taller than asked where they would be too flat.
-    across = 1 if width < 5 else max(1, min(count, round(math.sqrt(count * width / height / 1.5))))
+    # A grid that fits the page: panels about 3:2, one column on a phone (narrow, and not flat: not a thumbnail);
+    # taller than asked where they would be too flat.
+    phone = width < 5 and width < 1.5 * height
+    across = 1 if phone else max(1, min(count, round(math.sqrt(count * width / height / 1.5))))
     down = math.ceil(count / across)
     fig.set_size_inches(width, max(height, down * min(height, width / across / 1.6)))
     grid = fig.subplots(down, across, squeeze=False)

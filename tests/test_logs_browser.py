@@ -4,9 +4,11 @@ checkboxes and its smoothing slider, which change the picture and the URL; the s
 Set PLOTSERVE_SCREENSHOTS=DIR to keep the screenshots the tests take, to look at them.
 """
 
+import html
 import json
 import os
 import pathlib
+import re
 import time
 import urllib.parse
 
@@ -85,6 +87,14 @@ def test_the_log_page_fits_the_screen_with_a_checkbox_per_run(context_of, runs, 
     page.wait_for_function("() => document.getElementById('plot').alt.includes('lr=0.001, lr=0.01, lr=0.1')", timeout=WAIT)
     assert page.locator("a[download='runs.csv']").count() == 1
     assert page.errors == []
+
+
+def test_the_thumbnail_is_a_grid_in_the_index_card_and_the_phone_picture_a_taller_column(runs):
+    client, _ = runs
+    thumbnail = next(src for src in re.findall(r'src="([^"]+)"', client.get("/").text) if src.startswith("runs.png?"))
+    assert client.get("/" + html.unescape(thumbnail)).image().size == (320, 200)  # the card's 8:5, not a tall column
+    width, height = client.get("/runs.png?_width=3.6&_height=2.7").image().size
+    assert width == 360 and height > 1.5 * width  # three panels under each other
 
 
 def test_the_run_checkboxes_line_up_in_columns(context_of, tmp_path):
