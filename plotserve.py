@@ -2393,9 +2393,13 @@ def render_plot(
                 return drawn_data_csv(figure), []
             buffer = io.BytesIO()
             layout = ending.layout(figure)
+            cropped = layout.get("bbox_inches", matplotlib.rcParams["savefig.bbox"]) not in (None, "standard")
+            if asked and inches_w < SMALL_INCHES and not cropped and _default_margins(figure):
+                # Margins made for 6-8 inches leave the tick and axis labels of a picture asked small (a phone's, a
+                # thumbnail) cut off. A figure drawn at its own size is left as matplotlib draws it.
+                figure.set_layout_engine("tight")
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt], **layout)
             # A picture cropped to its contents has its Axes elsewhere: no geometry rather than a wrong one.
-            cropped = layout.get("bbox_inches", matplotlib.rcParams["savefig.bbox"]) not in (None, "standard")
             geometry = [] if cropped else axes_geometry(figure, dpi)
             if _animated_figure(result) is not None:  # the page offers the moving picture too
                 geometry = [{**axes, "animated": True} for axes in geometry] or [{"animated": True}]
@@ -2419,6 +2423,17 @@ def render_plot(
                 for number in set(pyplot.get_fignums()) - before:
                     pyplot.close(number)
             state.restore()
+
+
+SMALL_INCHES = 5  # narrower than this, a figure with matplotlib's default margins is laid out to fit its labels
+
+
+def _default_margins(figure) -> bool:
+    """Whether a figure has no layout engine and the subplot margins matplotlib gives every figure."""
+    if figure.get_layout_engine() is not None:
+        return False
+    params = figure.subplotpars
+    return all(getattr(params, side) == matplotlib.rcParams[f"figure.subplot.{side}"] for side in ("left", "right", "bottom", "top"))
 
 
 def _raised_by_signal_handler(error: BaseException) -> bool:

@@ -5,6 +5,7 @@ a quiet console. Headless Chromium where the browser decides; real HTTP and a re
 import datetime
 import email.utils
 import io
+import json
 import re
 import socket
 import time
@@ -169,6 +170,24 @@ def test_the_img_has_the_size_of_the_picture(examples, name, size):
     img = document.find("img", id="plot")
     assert (int(img.attrs["width"]), int(img.attrs["height"])) == size
     assert png_size(examples.get(f"/{name}.png").body) == size
+
+
+@pytest.mark.parametrize("name", ["wave", "histogram"])  # a figure plotserve made, and one pyplot made
+def test_a_small_picture_keeps_its_labels_and_the_default_size_its_margins(examples, name):
+    def box(query: str) -> list[float]:
+        return json.loads(examples.get(f"/{name}.json?{query}").body)["axes"][0]["box"]
+
+    left, _, _, bottom = box("_width=3.6&_height=2.7")  # the phone's picture, 360 x 270
+    assert left >= 55 and 270 - bottom >= 40  # room for the tick labels and the axis label, not cut off
+    assert box("") == [100.0, 60.0, 720.0, 445.0]  # at 8 x 5 in, matplotlib's own margins: nothing changed
+
+
+def test_a_small_figure_of_its_own_size_keeps_matplotlibs_margins(tmp_path):
+    source = tmp_path / "small.py"
+    source.write_text("import matplotlib.pyplot as plt\n\ndef plot_small():\n    plt.figure(figsize=(4, 3))\n    plt.plot([1, 2])\n")
+    with running_server(str(source), workers=0) as client:
+        # matplotlib's own margins (0.125, 0.9, 0.11, 0.88) at 400 x 300: the plot's own figure, as it draws it
+        assert json.loads(client.get("/small.json").body)["axes"][0]["box"] == [50.0, 36.0, 360.0, 267.0]
 
 
 def test_a_figure_of_its_own_size_is_shown_at_that_size(context_of, examples):
