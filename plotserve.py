@@ -3803,6 +3803,7 @@ h1 { font-size: 1.5rem; margin: 0 0 0.25rem; }
 .card .source { font-size: 0.75rem; margin-top: 0.4rem; }
 .layout { display: grid; grid-template-columns: minmax(260px, 330px) 1fr; gap: 1.5rem; align-items: start; }
 form { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
+form > p.help:first-of-type { margin-top: 0; }  /* "takes no parameters": the form's padding is its margin */
 .field { margin-bottom: 0.85rem; }
 .field label { display: block; font-weight: 600; font-size: 0.9rem; margin-bottom: 0.2rem; }
 .field .type { font-weight: 400; color: var(--muted); font-size: 0.8rem; cursor: help; }

@@ -172,6 +172,17 @@ def test_the_img_has_the_size_of_the_picture(examples, name, size):
     assert png_size(examples.get(f"/{name}.png").body) == size
 
 
+def test_a_plot_without_parameters_says_so_at_the_top_of_its_form(context_of, tmp_path):
+    source = tmp_path / "bare.py"
+    source.write_text("import matplotlib.pyplot as plt\n\ndef plot_bare():\n    plt.plot([1, 2])\n")
+    with running_server(str(source), workers=0) as client:
+        page = context_of(viewport=DESKTOP)
+        page.goto(client.url + "/bare")
+        form, said = page.locator("form").bounding_box(), page.get_by_text("This plot takes no parameters.").bounding_box()
+        assert said["y"] - form["y"] <= 20  # the form's padding above it, no paragraph margin on top
+        assert page.errors == []
+
+
 @pytest.mark.parametrize("name", ["wave", "histogram"])  # a figure plotserve made, and one pyplot made
 def test_a_small_picture_keeps_its_labels_and_the_default_size_its_margins(examples, name):
     def box(query: str) -> list[float]:
