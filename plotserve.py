@@ -1274,8 +1274,10 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
         return
     width, height = fig.get_size_inches()
     count = len(columns) if panels else 1
-    # A grid that fits the page: panels about 3:2, one column on a phone; taller than asked where they would be too flat.
-    across = 1 if width < 5 else max(1, min(count, round(math.sqrt(count * width / height / 1.5))))
+    # A grid that fits the page: panels about 3:2, one column on a phone (narrow, and not flat: not a thumbnail);
+    # taller than asked where they would be too flat.
+    phone = width < 5 and width < 1.5 * height
+    across = 1 if phone else max(1, min(count, round(math.sqrt(count * width / height / 1.5))))
     down = math.ceil(count / across)
     fig.set_size_inches(width, max(height, down * min(height, width / across / 1.6)))
     grid = fig.subplots(down, across, squeeze=False)
@@ -2417,7 +2419,8 @@ def render_plot(
             with _Ending().watching() as ending:
                 result = plot.call(**kwargs)
             figure = _figure_of(plot, result, given, ending)
-            if asked and tuple(figure.get_size_inches()) != (width, height):
+            # A plot that was given its figure at the asked size and resized it (the log plot's taller grid) keeps its size.
+            if asked and figure is not given and tuple(figure.get_size_inches()) != (width, height):
                 figure.set_size_inches(width, height)
             inches_w, inches_h = figure.get_size_inches()
             if inches_w * inches_h * dpi * dpi > max_pixels:
@@ -2434,9 +2437,13 @@ def render_plot(
             points = decimate_lines(figure, view, fmt, dpi)
             buffer = io.BytesIO()
             layout = ending.layout(figure)
+            cropped = layout.get("bbox_inches", matplotlib.rcParams["savefig.bbox"]) not in (None, "standard")
+            if asked and inches_w < SMALL_INCHES and not cropped and _default_margins(figure):
+                # Margins made for 6-8 inches leave the tick and axis labels of a picture asked small (a phone's, a
+                # thumbnail) cut off. A figure drawn at its own size is left as matplotlib draws it.
+                figure.set_layout_engine("tight")
             figure.savefig(buffer, format=fmt, dpi=dpi, metadata=_STABLE_METADATA[fmt], **layout)
             # A picture cropped to its contents has its Axes elsewhere: no geometry rather than a wrong one.
-            cropped = layout.get("bbox_inches", matplotlib.rcParams["savefig.bbox"]) not in (None, "standard")
             geometry = [] if cropped else axes_geometry(figure, dpi, points)
             if _animated_figure(result) is not None:  # the page offers the moving picture too
                 geometry = [{**axes, "animated": True} for axes in geometry] or [{"animated": True}]
@@ -2460,6 +2467,17 @@ def render_plot(
                 for number in set(pyplot.get_fignums()) - before:
                     pyplot.close(number)
             state.restore()
+
+
+SMALL_INCHES = 5  # narrower than this, a figure with matplotlib's default margins is laid out to fit its labels
+
+
+def _default_margins(figure) -> bool:
+    """Whether a figure has no layout engine and the subplot margins matplotlib gives every figure."""
+    if figure.get_layout_engine() is not None:
+        return False
+    params = figure.subplotpars
+    return all(getattr(params, side) == matplotlib.rcParams[f"figure.subplot.{side}"] for side in ("left", "right", "bottom", "top"))
 
 
 def _raised_by_signal_handler(error: BaseException) -> bool:
@@ -4021,6 +4039,7 @@ h1 { font-size: 1.5rem; margin: 0 0 0.25rem; }
 .card .source { font-size: 0.75rem; margin-top: 0.4rem; }
 .layout { display: grid; grid-template-columns: minmax(260px, 330px) 1fr; gap: 1.5rem; align-items: start; }
 form { background: var(--surface); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; }
+form > p.help:first-of-type { margin-top: 0; }  /* "takes no parameters": the form's padding is its margin */
 .field { margin-bottom: 0.85rem; }
 .field label { display: block; font-weight: 600; font-size: 0.9rem; margin-bottom: 0.2rem; }
 .field .type { font-weight: 400; color: var(--muted); font-size: 0.8rem; cursor: help; }
@@ -4095,15 +4114,18 @@ pre.traceback { background: var(--code); color: #f3f4f6; padding: 0.8rem; border
   .field input[type=text], .field input[type=number], .field select { font-size: 1rem; }
 }
 /* Runs of a log: a checkbox each, in the colour its lines are drawn in (matplotlib's C0..C9). */
-.runs { display: flex; flex-wrap: wrap; gap: 0.2rem 0.8rem; margin-top: 0.35rem; font-size: 0.85rem; }
-.runs label.run { display: flex; gap: 0.3rem; align-items: center; }
-.runs .more { color: var(--muted); }
+/* In columns of one width, so the boxes line up whatever the names' lengths. */
+.runs { display: grid; grid-template-columns: repeat(auto-fill, minmax(7.5rem, 1fr)); gap: 0.2rem 0.8rem; margin-top: 0.35rem;
+        font-size: 0.85rem; }
+.runs label.run { display: flex; gap: 0.3rem; align-items: center; min-width: 0; overflow-wrap: anywhere; }
+.runs .more { color: var(--muted); grid-column: 1 / -1; }
 .swatch { display: inline-block; width: 0.9rem; height: 0.25rem; border-radius: 1px; }
 .c0 { background: #1f77b4; } .c1 { background: #ff7f0e; } .c2 { background: #2ca02c; } .c3 { background: #d62728; }
 .c4 { background: #9467bd; } .c5 { background: #8c564b; } .c6 { background: #e377c2; } .c7 { background: #7f7f7f; }
 .c8 { background: #bcbd22; } .c9 { background: #17becf; }
 .explore .smooth input { width: 7rem; }
 .toolbar .stall { color: var(--bad); font-weight: 600; }
+.toolbar .stall:empty { display: none; }  /* else its gap pushes the buttons after it off the left edge */
 """
 
 PAGE_SCRIPT = """\
@@ -5225,6 +5247,7 @@ def _explore_bar(plot: Plot, request: Request) -> str:
 
 NARROW_INCHES = 3.6  # a phone's width at 100 dpi, less the page's margins
 NARROW_MEDIA = "(max-width: 600px)"
+PANEL_MEDIA = "all"  # a side-by-side panel is a phone's width or little more on every screen: drawn narrow there too
 
 
 def _image_url(plot: Plot, request: Request, limits: Limits, **size) -> str:
@@ -5245,9 +5268,9 @@ def _narrow_urls(plot: Plot, request: Request, limits: Limits) -> tuple[str, str
     return narrow, _image_url(plot, request, limits, width=NARROW_INCHES, height=height, dpi=request.dpi * 2) or narrow
 
 
-def _narrow_source(narrow: str, narrow2x: str) -> str:
-    """The <source> a <picture> takes on a narrow screen."""
-    return f'<source media="{NARROW_MEDIA}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">' if narrow else ""
+def _narrow_source(narrow: str, narrow2x: str, media: str = NARROW_MEDIA) -> str:
+    """The <source> a <picture> takes on a narrow screen (or where ``media`` matches)."""
+    return f'<source media="{media}" srcset="{e(narrow)} 1x, {e(narrow2x)} 2x">' if narrow else ""
 
 
 def _status_text(request: Request, rendered: Rendered | None, failed: bool = True) -> str:
@@ -5393,12 +5416,13 @@ def _panel(plot: Plot, name: str, request: Request, limits: Limits) -> str:
     sharp = dataclasses.replace(request, dpi=request.dpi * 2)
     fits = sharp.dpi <= limits.max_dpi and sharp.width * sharp.height * sharp.dpi**2 <= limits.max_pixels
     src2x = _with_query(f"{plot.name}.png", sharp.canonical_query(plot, image=True)) if fits else src
-    narrow, narrow2x = _narrow_urls(plot, request, limits)  # on a phone, a picture drawn for it, as on the view's page
+    # A picture drawn for the panel's width, as on a phone: an 8-inch picture shrunk into it has unreadable text.
+    narrow, narrow2x = _narrow_urls(plot, request, limits)
     picture = PANEL_PICTURE.format(
-        narrow_source=_narrow_source(narrow, narrow2x),
+        narrow_source=_narrow_source(narrow, narrow2x, PANEL_MEDIA),
         narrow=e(narrow),
         narrow2x=e(narrow2x),
-        narrow_media=e(NARROW_MEDIA),
+        narrow_media=e(PANEL_MEDIA),
         src=e(src),
         src2x=e(src2x),
         width=int(request.width * request.dpi),

@@ -4,9 +4,11 @@ checkboxes and its smoothing slider, which change the picture and the URL; the s
 Set PLOTSERVE_SCREENSHOTS=DIR to keep the screenshots the tests take, to look at them.
 """
 
+import html
 import json
 import os
 import pathlib
+import re
 import time
 import urllib.parse
 
@@ -78,10 +80,41 @@ def test_the_log_page_fits_the_screen_with_a_checkbox_per_run(context_of, runs, 
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]  # no sideways scrolling
     picture = page.locator("#plot").bounding_box()
     assert picture["x"] >= 0 and picture["x"] + picture["width"] <= viewport["width"]
+    if name == "phone":  # three panels in one column, each about 3:2: a picture taller than wide, not three slivers
+        width, height = page.evaluate("[document.getElementById('plot').naturalWidth, document.getElementById('plot').naturalHeight]")
+        assert height > 1.5 * width
     # The alt text names the series (the page came before its picture: the script fills them in).
     page.wait_for_function("() => document.getElementById('plot').alt.includes('lr=0.001, lr=0.01, lr=0.1')", timeout=WAIT)
     assert page.locator("a[download='runs.csv']").count() == 1
     assert page.errors == []
+
+
+def test_the_thumbnail_is_a_grid_in_the_index_card_and_the_phone_picture_a_taller_column(runs):
+    client, _ = runs
+    thumbnail = next(src for src in re.findall(r'src="([^"]+)"', client.get("/").text) if src.startswith("runs.png?"))
+    assert client.get("/" + html.unescape(thumbnail)).image().size == (320, 200)  # the card's 8:5, not a tall column
+    width, height = client.get("/runs.png?_width=3.6&_height=2.7").image().size
+    assert width == 360 and height > 1.5 * width  # three panels under each other
+
+
+def test_the_run_checkboxes_line_up_in_columns(context_of, tmp_path):
+    frame = pd.DataFrame({"step": range(10), "loss": range(10)})
+    names = ("a", "baseline", "lr=0.001", "warmup_long_name", "b", "seed=12345", "c")
+    for name in names:
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        frame.to_csv(tmp_path / "runs" / name / "metrics.csv", index=False)
+    with running_server(str(tmp_path / "runs"), limits=plotserve.Limits(data_dir=tmp_path), workers=1) as client:
+        page = context_of(viewport=DESKTOP)
+        page.goto(client.url + "/runs")
+        page.wait_for_function(IMAGE_SHOWN, timeout=WAIT)
+        boxes = page.eval_on_selector_all(".runs input", "all => all.map(i => i.getBoundingClientRect()).map(r => [r.x, r.y])")
+        lefts, tops = {round(x) for x, _ in boxes}, {round(y) for _, y in boxes}
+        assert len(boxes) == len(names) and len(tops) > 1  # several rows
+        first_row = sum(1 for _, y in boxes if round(y) == min(tops))
+        assert len(lefts) == first_row  # each row's boxes under the first row's: columns, not a ragged flow
+        form = page.locator("form").bounding_box()
+        assert all(form["x"] <= x < form["x"] + form["width"] for x in lefts)
+        assert page.errors == []
 
 
 def test_the_run_checkboxes_change_the_picture_and_the_url(context_of, runs):

@@ -5,6 +5,7 @@ a quiet console. Headless Chromium where the browser decides; real HTTP and a re
 import datetime
 import email.utils
 import io
+import json
 import re
 import socket
 import time
@@ -87,6 +88,9 @@ def test_at_phone_width_the_picture_comes_first_drawn_for_the_screen(context_of,
         ".map(el => parseFloat(getComputedStyle(el).fontSize)))"
     )
     assert smallest >= 12
+    # The buttons wrapped under the status line start where it starts: nothing empty takes a place before them.
+    status, pause = page.locator("#status").bounding_box(), page.locator("#pause").bounding_box()
+    assert pause["y"] > status["y"] and abs(pause["x"] - status["x"]) < 1
     # The refresh keeps asking for the narrow picture.
     with page.expect_request(lambda request: request.resource_type == "fetch" and ".png" in request.url, timeout=WAIT) as fetched:
         page.keyboard.press("r")
@@ -134,6 +138,19 @@ def test_at_phone_width_side_by_side_pictures_are_drawn_for_the_screen(context_o
     assert page.errors == []
 
 
+def test_at_desktop_width_side_by_side_pictures_are_drawn_for_their_panels(context_of, live):
+    client, _ = live
+    page = context_of(viewport=DESKTOP, device_scale_factor=1)
+    page.goto(client.url + "/training?_compare=smooth&smooth=1&smooth=5")
+    page.wait_for_function("() => [...document.querySelectorAll('img[data-src]')].every(i => i.complete && i.naturalWidth > 0)")
+    shown = page.eval_on_selector_all("img[data-src]", "all => all.map(i => i.currentSrc)")
+    assert len(shown) == 2 and all("_width=3.6&_height=2.7" in url for url in shown)
+    # Shown at about its own size, not an 8-inch picture shrunk to half: a 10 pt label stays over 12 px.
+    sizes = page.eval_on_selector_all("img[data-src]", "all => all.map(i => [i.naturalWidth, i.getBoundingClientRect().width])")
+    assert all(0.8 < shown_width / natural < 1.5 for natural, shown_width in sizes)
+    assert page.errors == []
+
+
 def test_at_desktop_width_the_form_is_beside_the_picture(context_of, live):
     client, _ = live
     page = context_of(viewport=DESKTOP)
@@ -153,6 +170,35 @@ def test_the_img_has_the_size_of_the_picture(examples, name, size):
     img = document.find("img", id="plot")
     assert (int(img.attrs["width"]), int(img.attrs["height"])) == size
     assert png_size(examples.get(f"/{name}.png").body) == size
+
+
+def test_a_plot_without_parameters_says_so_at_the_top_of_its_form(context_of, tmp_path):
+    source = tmp_path / "bare.py"
+    source.write_text("import matplotlib.pyplot as plt\n\ndef plot_bare():\n    plt.plot([1, 2])\n")
+    with running_server(str(source), workers=0) as client:
+        page = context_of(viewport=DESKTOP)
+        page.goto(client.url + "/bare")
+        form, said = page.locator("form").bounding_box(), page.get_by_text("This plot takes no parameters.").bounding_box()
+        assert said["y"] - form["y"] <= 20  # the form's padding above it, no paragraph margin on top
+        assert page.errors == []
+
+
+@pytest.mark.parametrize("name", ["wave", "histogram"])  # a figure plotserve made, and one pyplot made
+def test_a_small_picture_keeps_its_labels_and_the_default_size_its_margins(examples, name):
+    def box(query: str) -> list[float]:
+        return json.loads(examples.get(f"/{name}.json?{query}").body)["axes"][0]["box"]
+
+    left, _, _, bottom = box("_width=3.6&_height=2.7")  # the phone's picture, 360 x 270
+    assert left >= 55 and 270 - bottom >= 40  # room for the tick labels and the axis label, not cut off
+    assert box("") == [100.0, 60.0, 720.0, 445.0]  # at 8 x 5 in, matplotlib's own margins: nothing changed
+
+
+def test_a_small_figure_of_its_own_size_keeps_matplotlibs_margins(tmp_path):
+    source = tmp_path / "small.py"
+    source.write_text("import matplotlib.pyplot as plt\n\ndef plot_small():\n    plt.figure(figsize=(4, 3))\n    plt.plot([1, 2])\n")
+    with running_server(str(source), workers=0) as client:
+        # matplotlib's own margins (0.125, 0.9, 0.11, 0.88) at 400 x 300: the plot's own figure, as it draws it
+        assert json.loads(client.get("/small.json").body)["axes"][0]["box"] == [50.0, 36.0, 360.0, 267.0]
 
 
 def test_a_figure_of_its_own_size_is_shown_at_that_size(context_of, examples):
