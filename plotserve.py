@@ -22,7 +22,8 @@ MAP: the sections below, in the order data flows through them, and where to star
   plots (``data_plots``).
 - Watching and reloading: ``Watcher`` for a change (a ``HeldWatch`` waits on files' stamps);
   ``Reloader`` imports edited sources again; ``StallWatch`` tells a run that stopped.
-- Rendering: ``render_plot`` for a picture; ``run_job`` in a ``WorkerPool`` process or the
+- Rendering: ``render_plot`` for a picture (``apply_view`` for zoom and scales, ``decimate_lines``
+  for long lines); ``run_job`` in a ``WorkerPool`` process or the
   ``InProcessRenderer``; ``FrameCache`` for parsed data; ``ImageService`` for the ETag, the
   ``RenderCache`` and shared renders.
 - HTML pages: ``plot_page``, ``index_page``, ``compare_page`` and their JSON twins (``plot_json``).
