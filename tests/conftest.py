@@ -148,6 +148,24 @@ def browser():
 
 
 @pytest.fixture
+def context_of(browser):
+    """Browser contexts with options (viewport, colour scheme, permissions), closed afterwards."""
+    contexts = []
+
+    def make(**options):
+        context = browser.new_context(**options)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda error: page.errors.append(str(error)))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
 def page(browser):
     """A fresh browser page; console errors are collected on page.errors."""
     context = browser.new_context()

@@ -39,23 +39,6 @@ def runs(tmp_path):
         yield client, tmp_path
 
 
-@pytest.fixture
-def context_of(browser):
-    contexts = []
-
-    def make(**options):
-        context = browser.new_context(**options)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def screenshot(page, name: str) -> None:
     folder = os.environ.get("PLOTSERVE_SCREENSHOTS")
     if folder:

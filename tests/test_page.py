@@ -39,24 +39,6 @@ def live(tmp_path):
         yield client, tmp_path / training.LOG_NAME
 
 
-@pytest.fixture
-def context_of(browser):
-    """Browser contexts with options (viewport, colour scheme, permissions), closed afterwards."""
-    contexts = []
-
-    def make(**options):
-        context = browser.new_context(**options)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
 def png_size(body: bytes) -> tuple[int, int]:
     image = Image.open(io.BytesIO(body))
     image.load()
