@@ -8,6 +8,7 @@ import os
 import pathlib
 import shutil
 import socket
+import stat
 import sys
 import threading
 import urllib.parse
@@ -141,10 +142,36 @@ def browser():
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: apt-get install chromium")
+    before = _open_pipes()
     with sync_playwright() as playwright:
+        # Render workers forked from this process later would inherit the pipes to Playwright's driver,
+        # and the driver waits for its stdin to close before it exits: a worker still alive then (a
+        # session-scoped server torn down after the browser) would hold the session open for ever.
+        driver_pipes = {fd: inode for fd, inode in _open_pipes().items() if before.get(fd) != inode}
+        os.register_at_fork(after_in_child=lambda: _close_pipes(driver_pipes))
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+        driver_pipes.clear()
+
+
+def _open_pipes() -> dict[int, int]:
+    """This process's open pipes: file descriptor -> inode."""
+    pipes = {}
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            info = os.fstat(int(name))
+            if stat.S_ISFIFO(info.st_mode):
+                pipes[int(name)] = info.st_ino
+    return pipes
+
+
+def _close_pipes(pipes: dict[int, int]) -> None:
+    """In a forked child: close its copies of the given pipes, where the descriptor still names the same pipe."""
+    for fd, inode in list(pipes.items()):
+        with contextlib.suppress(OSError):
+            if os.fstat(fd).st_ino == inode:
+                os.close(fd)
 
 
 @pytest.fixture
