@@ -1536,13 +1536,13 @@ def _parse_smooth(raw: dict, errors: dict, found: dict) -> None:
     if not text or SMOOTH in errors:
         return
     try:
-        weight = _parse_number("float", text)
+        weight = float(format(_parse_number("float", text), ".6g"))  # rounded first: 0.9999999 would become 1
         if not 0 <= weight < 1:
             raise ValueError(f"must be at least 0 and less than 1, got {text[:40]!r}")
     except ValueError as error:
         errors[SMOOTH] = str(error)
         return
-    found["smooth"] = float(format(weight, ".6g"))
+    found["smooth"] = weight
 
 
 @dataclasses.dataclass
@@ -2342,7 +2342,7 @@ def _animated_image(plot: Plot, result, fmt: str, dpi: float) -> bytes:
     animation = importlib.import_module("matplotlib.animation")
     if not isinstance(result, animation.Animation):
         raise ViewRefused(f"plot_{plot.name} returned {type(result).__name__}, not an animation: ask for {plot.name}.png")
-    fps = 1000 / getattr(result, "_interval", 200)
+    fps = 1000 / max(1, getattr(result, "_interval", 200))  # interval=0: a frame a millisecond, not a ZeroDivisionError
     with tempfile.TemporaryDirectory(prefix="plotserve-") as folder:
         path = pathlib.Path(folder) / f"{plot.name}.{fmt}"
         result.save(path, writer=animation.PillowWriter(fps=fps), dpi=dpi)
@@ -6059,7 +6059,9 @@ class PlotApp:
         watched = [(name, state_of, state) for name, state_of, state in states if state_of is not None]
         # Held only while every client's picture is the one of now, and there is something to watch.
         current = all(
-            _etag_matches(etag, state[0]) for (_, etag), (_, state_of, state) in zip(views, states, strict=True) if state_of is not None
+            state is not None and _etag_matches(etag, state[0])  # None: its plot went in a reload meanwhile
+            for (_, etag), (_, state_of, state) in zip(views, states, strict=True)
+            if state_of is not None
         )
         held = self.watcher.watch(watched, seconds) if watched and current and seconds else None
         full = bool(watched and current and seconds and held is None)

@@ -294,7 +294,7 @@ def test_smooth_zero_is_no_option_byte_for_byte(lines):
     assert lines.get("/lines.png?_smooth=0.5").body != lines.get("/lines.png").body
 
 
-@pytest.mark.parametrize("text", ["1", "-0.1", "1.5", "nan", "x"])
+@pytest.mark.parametrize("text", ["1", "-0.1", "1.5", "nan", "x", "0.9999999"])
 def test_smooth_outside_its_range_is_a_400_naming_it(lines, text):
     for suffix in ("", ".json", ".png", ".csv"):
         answer = lines.get(f"/lines{suffix}?_smooth={text}")
