@@ -16,7 +16,6 @@ Two measurements, interleaved, each against a baseline in the same run:
 """
 
 import argparse
-import http.client
 import pathlib
 import statistics
 import sys
@@ -44,19 +43,6 @@ def plot_loss(ax, log: pd.DataFrame):
 
 TARGET_MS = 50
 OLD_DEFAULT = 128 << 20
-
-
-def timed_get(port: int, path: str) -> float:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-    started = time.perf_counter()
-    connection.request("GET", path)
-    answer = connection.getresponse()
-    answer.read()
-    seconds = time.perf_counter() - started
-    connection.close()
-    if answer.status != 200:
-        raise SystemExit(f"bench: {path} answered {answer.status}: {answer.getheader('X-Plotserve-Error')}")
-    return seconds
 
 
 def start(folder: pathlib.Path, data_cache_mb: float | None) -> plotserve.PlotServer:
@@ -101,7 +87,7 @@ def main() -> None:
         rows = args.rows
         try:
             for port in ports.values():  # the first parse, and a warm worker
-                timed_get(port, "/loss.png?log=log.csv")
+                bench_data.timed_get(port, "/loss.png?log=log.csv")
             for _ in range(args.repeat):
                 bench_data.write_log(path, 1, start=rows + 1)
                 rows += 1
@@ -111,7 +97,7 @@ def main() -> None:
                     loads[kind].append(time.perf_counter() - started)
                     assert len(frame) == rows, "the load lost rows"
                 for kind, port in ports.items():
-                    pictures[kind].append(timed_get(port, "/loss.png?log=log.csv"))
+                    pictures[kind].append(bench_data.timed_get(port, "/loss.png?log=log.csv"))
             health = {kind: server.images.renderer.data_stats() for kind, server in servers.items()}
         finally:
             for server in servers.values():

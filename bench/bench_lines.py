@@ -14,16 +14,17 @@ modes: so short a line is not decimated).
 """
 
 import argparse
-import http.client
 import pathlib
 import statistics
 import sys
 import tempfile
 import threading
-import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_data import timed_get  # noqa: E402
 
 import plotserve  # noqa: E402
 
@@ -46,19 +47,6 @@ def plot_line(ax, points: int = 5000, title: str = ""):
 
 SIZES = (5_000, 50_000, 500_000, 5_000_000)
 TARGET = 1.5  # 5M points within 1.5x of 5k, decimated
-
-
-def timed_get(port: int, path: str) -> float:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    started = time.perf_counter()
-    connection.request("GET", path)
-    answer = connection.getresponse()
-    answer.read()
-    seconds = time.perf_counter() - started
-    connection.close()
-    if answer.status != 200:
-        raise SystemExit(f"bench: {path} answered {answer.status}: {answer.getheader('X-Plotserve-Error')}")
-    return seconds
 
 
 def main() -> None:
