@@ -6629,7 +6629,9 @@ class Parking:
     there until its watch ends; a client that closes its connection meanwhile ends it at once.
     Then one of a few answer threads makes the answer (a render, done once per change and shared
     by everyone waiting on the view), and the selector writes it out; a keep-alive connection then
-    waits there for its next request, which goes back to a thread of its own.
+    waits there for its next request, which goes back to a thread of its own. The answer threads
+    are daemons, as the connection threads are: a plot that hangs never keeps the server from
+    exiting. A step of the selector thread that fails costs its own connection, never the thread.
     """
 
     def __init__(self, server: "PlotServer", answer_threads: int = 8):
@@ -6641,8 +6643,11 @@ class Parking:
         self.selector.register(self.wake_read, selectors.EVENT_READ)
         self.calls: collections.deque = collections.deque()  # for the selector thread to do, in order
         self.parked: dict[socket.socket, _Parked] = {}  # the selector thread's alone
-        self.answers = concurrent.futures.ThreadPoolExecutor(answer_threads, thread_name_prefix="plotserve-answer")
+        self.answers: queue.SimpleQueue = queue.SimpleQueue()  # (parked, outcome) to answer; None stops a thread
+        self.answer_threads = answer_threads
         self.closed = False
+        for number in range(answer_threads):
+            threading.Thread(target=self._answering, name=f"plotserve-answer-{number}", daemon=True).start()
         self.thread = threading.Thread(target=self._run, name="plotserve-parking", daemon=True)
         self.thread.start()
 
@@ -6658,7 +6663,8 @@ class Parking:
         """Close every parked connection and stop."""
         self.closed = True
         self._call(lambda: None)
-        self.answers.shutdown(wait=False, cancel_futures=True)
+        for _ in range(self.answer_threads):
+            self.answers.put(None)
 
     # -- any thread: over to the selector's ------------------------------------------------------------
 
@@ -6669,13 +6675,17 @@ class Parking:
 
     def _ended(self, parked: _Parked, outcome: str) -> None:
         """The watch ended (in the watcher's thread): answer in an answer thread, never in the watcher's."""
-        if outcome == "gone":
+        if outcome == "gone" or self.closed:
             self._call(self._close, parked)
             return
-        try:
-            self.answers.submit(self._answer, parked, outcome)
-        except RuntimeError:  # closing down
-            self._call(self._close, parked)
+        self.answers.put((parked, outcome))
+
+    def _answering(self) -> None:
+        while (work := self.answers.get()) is not None:
+            if self.closed:
+                self._call(self._close, work[0])
+            else:
+                self._answer(*work)
 
     def _answer(self, parked: _Parked, outcome: str) -> None:
         try:
@@ -6697,22 +6707,38 @@ class Parking:
                     with contextlib.suppress(OSError):
                         self.wake_read.recv(65536)
                 elif mask & selectors.EVENT_WRITE:
-                    self._send(key.data)
+                    self._step(self._send, key.data)
                 elif mask & selectors.EVENT_READ:
-                    self._readable(key.data)
+                    self._step(self._readable, key.data)
             while self.calls:
                 function, args = self.calls.popleft()
-                function(*args)
+                self._step(function, *args)
             now = time.monotonic()
             if now >= next_sweep:  # slow readers of an answer, and keep-alive connections gone quiet
                 next_sweep = now + 1
                 for parked in [parked for parked in self.parked.values() if parked.deadline < now]:
-                    self._close(parked)
+                    self._step(self._close, parked)
         for parked in list(self.parked.values()):
-            self._close(parked)
+            self._step(self._close, parked)
         self.selector.close()
         self.wake_read.close()
         self.wake_write.close()
+
+    def _step(self, function, *args) -> None:
+        """One step of the selector thread. One that fails is printed, and closes the connection it was for."""
+        try:
+            function(*args)
+        except Exception:
+            traceback.print_exc()
+            for parked in args:
+                if isinstance(parked, _Parked):
+                    self.parked.pop(parked.sock, None)
+                    with contextlib.suppress(Exception):
+                        self.selector.unregister(parked.sock)
+                    with contextlib.suppress(Exception):
+                        self.server.app.watcher.cancel(parked.held.watch)
+                    with contextlib.suppress(Exception):
+                        self.server.finish_connection(parked.sock)
 
     def _listen(self, parked: _Parked, events: int) -> None:
         if events == parked.events:

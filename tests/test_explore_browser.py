@@ -18,6 +18,7 @@ import pytest
 import training
 from conftest import EXAMPLES
 from PIL import Image
+from playwright.sync_api import expect
 
 import plotserve
 
@@ -272,12 +273,14 @@ def test_a_dark_browser_gets_dark_pictures(browser, examples):
         page.mouse.move(*page_point(page, axes, 0.25, 1.0))  # hover reads the dark picture too
         assert float(coordinates(page)[1]["x"][0]) == pytest.approx(0.25, abs=css_pixel(page, axes, "x"))
 
-        page.goto(examples.url + "/")  # the index's thumbnails too
+        index = page.goto(examples.url + "/")  # the index's thumbnails too
+        assert index.status == 200, (index.status, page.url, page.content()[:2000])
+        expect(page.locator("a.card img")).to_have_count(6, timeout=WAIT)
         page.wait_for_function(
             "() => [...document.querySelectorAll('a.card img')].every(img => img.complete && img.naturalWidth > 0)", timeout=WAIT
         )
         sources = page.locator("a.card img").evaluate_all("images => images.map(img => img.currentSrc)")
-        assert len(sources) == 6 and all("_theme=dark" in source for source in sources)
+        assert all("_theme=dark" in source for source in sources), sources
         assert _luminance(page.locator("a.card[href=wave] img").screenshot()) < 60  # a plot that fills its card
 
         open_plot(page, examples, "/wave?_theme=light")  # the URL's choice beats the browser's

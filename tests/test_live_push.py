@@ -134,6 +134,40 @@ def test_a_client_that_leaves_frees_its_held_slot(server):
     assert (health["watch_gone"], health["watch_timeouts"]) == (1, 0)
 
 
+def test_a_step_of_the_parking_that_fails_costs_only_its_own_connection(server, log_dir, monkeypatch, capfd):
+    """A bug in one step of the selector thread (here: hearing from a client that left) is printed and
+    closes that connection; the other held requests are still answered, and new ones still held."""
+    readable = plotserve.Parking._readable
+    failed = []
+
+    def fails_once(parking, parked):
+        if not failed:
+            failed.append(parked)
+            raise RuntimeError("a fault in the parking")
+        readable(parking, parked)
+
+    monkeypatch.setattr(plotserve.Parking, "_readable", fails_once)
+    etag = server.get("/training.png").headers["etag"]
+    leaving = socket.create_connection((server.host, server.port), timeout=10)
+    leaving.sendall(f"GET /training.png?_wait=25 HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: {etag}\r\n\r\n".encode())
+    waiting(server, 1)
+    results = [None]
+    thread = held(server, "/training.png?_wait=25", etag, results, 0)
+    waiting(server, 2)
+    leaving.close()  # the selector hears of it, and that step fails
+    waiting(server, 1)  # its watch ended with its connection, well before the 25 s hold is over
+    assert failed and "RuntimeError: a fault in the parking" in capfd.readouterr().err
+    training.append_epoch(log_dir / training.LOG_NAME)
+    thread.join(60)
+    assert results[0].status == 200 and results[0].headers["etag"] != etag
+    again = [None]
+    thread = held(server, "/training.png?_wait=25", results[0].headers["etag"], again, 0)
+    waiting(server, 1)  # a new request is still parked: the selector thread is alive
+    training.append_epoch(log_dir / training.LOG_NAME)
+    thread.join(60)
+    assert again[0].status == 200
+
+
 def test_wait_is_checked_like_every_option(server):
     answer = server.get("/training.png?_wait=99")
     assert answer.status == 400 and "_wait" in answer.headers["x-plotserve-error"]

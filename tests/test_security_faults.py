@@ -333,6 +333,43 @@ def test_the_server_stops_promptly_and_leaves_no_workers(stop):
             process.communicate()
 
 
+def test_a_plot_hung_in_an_answer_thread_does_not_keep_the_server_from_stopping(tmp_path):
+    """In process (--workers 0), a held request's change is drawn by an answer thread; that plot hangs."""
+    (tmp_path / "flag.txt").write_text("draw")
+    source = str(ROOT / "tests" / "sources" / "stuck_on_change.py")
+    command = [sys.executable, str(ROOT / "plotserve.py"), source, "--port", "0", "--no-browser", "--workers", "0"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 60)
+        assert ready, "plotserve printed nothing"
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", process.stdout.readline()).group(1))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/stuck.png")
+        first = connection.getresponse()
+        first.read()
+        assert first.status == 200
+        held = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        held.request("GET", "/stuck.png?_wait=25", headers={"If-None-Match": first.getheader("ETag")})
+        deadline = time.monotonic() + 30
+        while True:  # the request is held: now its change is drawn by an answer thread
+            connection.request("GET", "/-/health.json")
+            if json.loads(connection.getresponse().read())["waiting"] == 1:
+                break
+            assert time.monotonic() < deadline, "the request was never held"
+            time.sleep(0.05)
+        (tmp_path / "flag.txt").write_text("hang")
+        time.sleep(1.5)  # the watch sees the change and the answer thread starts the render that hangs
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pytest.fail("plotserve was still running 10 s after SIGTERM, held by a hung plot")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
 # -- bounded connections ---------------------------------------------------------------------------
 
 
