@@ -60,6 +60,7 @@ import email.message
 import email.utils
 import enum
 import errno
+import fnmatch
 import functools
 import glob
 import hashlib
@@ -159,7 +160,7 @@ MAX_LIST_ITEMS = 10_000
 MAX_REQUEST_LINE = 8192
 MAX_PICKER_FILES = 500
 MAX_RUNS = 100  # files one pattern of data files takes: runs overlaid on one page
-MAX_LOOKED = 20_000  # names one pattern's listing looks at, at most
+MAX_LOOKED = 20_000  # directory entries one listing of patterns looks at, at most
 LISTING_SECONDS = 1.0  # how long a pattern's listing is reused: a new run shows within a second
 
 
@@ -1030,7 +1031,7 @@ def _listed(root_text: str, text: str, max_bytes: int, period: int) -> FileSet:
     patterns = [part.strip() for part in text.split(",") if part.strip()]
     if not patterns or len(text) > 4096 or any(ord(char) < 32 for char in text):
         raise PathRefused("give a file, a folder or a pattern such as runs/*/metrics.csv under the data directory")
-    found, looked = [], 0
+    found, budget = [], [MAX_LOOKED]
     for pattern in patterns[:MAX_LIST_ITEMS]:
         if _URL_LIKE.search(pattern) or "\\" in pattern or pattern.startswith("~"):
             raise PathRefused("URLs, ~, drive and network paths are not accepted: give a pattern under the data directory", 403)
@@ -1043,10 +1044,7 @@ def _listed(root_text: str, text: str, max_bytes: int, period: int) -> FileSet:
             pattern = absolute.relative_to(root).as_posix() or "."
         if not _GLOB_CHARS.search(pattern) and (root / pattern).is_dir():
             pattern = pattern.rstrip("/") + "/**"  # a folder: every data file in it, at any depth
-        for name in glob.iglob(pattern, root_dir=root, recursive=True):
-            looked += 1
-            if looked > MAX_LOOKED:  # ** over a big tree: it is listed again at every look at the view
-                break
+        for name in _matching(root_text, pattern, budget):
             if not name.lower().endswith(table_suffixes()):
                 continue
             try:
@@ -1063,6 +1061,68 @@ def _listed(root_text: str, text: str, max_bytes: int, period: int) -> FileSet:
     files = FileSet(paths[:MAX_RUNS])
     files.more = len(paths) - len(files)
     return files
+
+
+def _matching(root: str, pattern: str, budget: list[int]) -> typing.Iterator[str]:
+    """The names under ``root`` that a glob ``pattern`` matches (``**``: any folders deep), as
+    ``glob.iglob(recursive=True)`` gives them, but within a budget: every directory entry looked at
+    counts, matching or not, and the walk ends when ``budget[0]`` is spent. ``**`` does not follow
+    links to folders (no loops) and skips hidden ones, as a hidden name is only matched by a pattern
+    part that starts with a dot.
+    """
+
+    def entries(folder: str) -> list[os.DirEntry]:
+        if budget[0] <= 0:
+            return []
+        try:
+            with os.scandir(os.path.join(root, folder) if folder else root) as scan:
+                found = list(itertools.islice(scan, budget[0]))
+        except OSError:
+            return []
+        budget[0] -= max(len(found), 1)
+        return found
+
+    def below(folder: str, files: bool) -> typing.Iterator[str]:  # the folders under it (and files): what ** matches
+        for entry in entries(folder):
+            if entry.name.startswith("."):
+                continue
+            path = f"{folder}/{entry.name}" if folder else entry.name
+            folder_too = entry.is_dir(follow_symlinks=False)
+            if folder_too or files:
+                yield path
+            if folder_too:
+                yield from below(path, files)
+
+    def walk(folder: str, parts: list[str]) -> typing.Iterator[str]:
+        part, rest = parts[0], parts[1:]
+        join = (lambda name: f"{folder}/{name}") if folder else (lambda name: name)
+        if part == "**" and not rest:
+            if folder:
+                yield folder + "/"
+            yield from below(folder, files=True)
+            return
+        if part == "**":
+            for inner in itertools.chain([folder], below(folder, files=False)):
+                yield from walk(inner, rest)
+            return
+        if not _GLOB_CHARS.search(part):
+            path = join(part)
+            if rest and os.path.isdir(os.path.join(root, path)):
+                yield from walk(path, rest)
+            elif not rest and os.path.lexists(os.path.join(root, path)):
+                yield path
+            return
+        for entry in entries(folder):
+            if entry.name.startswith(".") and not part.startswith("."):
+                continue
+            if fnmatch.fnmatchcase(entry.name, part):
+                if not rest:
+                    yield join(entry.name)
+                elif entry.is_dir():
+                    yield from walk(join(entry.name), rest)
+
+    parts = [part for part in pattern.split("/") if part not in ("", ".")]
+    return walk("", parts) if parts else iter(())
 
 
 def run_labels(paths: typing.Sequence[pathlib.PurePath]) -> list[str]:
@@ -1298,10 +1358,12 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
                 continue
             ax = axes[index] if panels else axes[0]
             label = name if panels or len(columns) == 1 else (f"{name} {column}" if label_runs else str(column))
-            ax.plot(xs, frame[column].to_numpy(dtype=float, na_value=numpy.nan), label=label, **style)
-            ax.set_xlabel(x_label)
+            (line,) = ax.plot(xs, frame[column].to_numpy(dtype=float, na_value=numpy.nan), label=label, **style)
+            line.plotserve_named = True  # a run called _tmp is named too
+            ax.set_xlabel(x_label, parse_math=False)
     for index, ax in enumerate(axes):
-        ax.set_title(str(columns[index]) if panels else ", ".join(map(str, columns)), fontsize="medium")
+        # A file's or a column's name is drawn as it is: a $ in it does not start mathtext.
+        ax.set_title(str(columns[index]) if panels else ", ".join(map(str, columns)), fontsize="medium", parse_math=False)
     if label_runs or not panels:
         _legend(axes[0], len(shown) if panels else len(axes[0].lines))
     notes = []
@@ -1314,13 +1376,19 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
 
 
 def _legend(ax, count: int) -> None:
-    """A legend naming at most MAX_LEGEND_RUNS lines, and how many more there are."""
-    handles, labels = ax.get_legend_handles_labels()
+    """A legend naming at most MAX_LEGEND_RUNS lines, and how many more there are.
+
+    Every line is named, a run called ``_tmp`` too (matplotlib leaves out labels starting with ``_``
+    unless the legend is given its lines).
+    """
+    handles = list(ax.lines)
+    labels = [line.get_label() for line in handles]
     if count > MAX_LEGEND_RUNS:
         handles, labels = handles[:MAX_LEGEND_RUNS], labels[:MAX_LEGEND_RUNS]
         handles.append(matplotlib.lines.Line2D([], [], linestyle="none"))
         labels.append(f"and {count - MAX_LEGEND_RUNS} more")
-    ax.legend(handles, labels, fontsize="small")
+    for text in ax.legend(handles, labels, fontsize="small").get_texts():
+        text.set_parse_math(False)
 
 
 @dataclasses.dataclass
@@ -2614,6 +2682,13 @@ def smooth_lines(figure: Figure, weight: float) -> None:
             line.plotserve_raw = raw  # for the drawn data: the series and its raw data
 
 
+def _label_of(line, number: int) -> str:
+    """A line's name in the drawn data and the JSON twin: its label, or ``line N`` where matplotlib's
+    rule hides it (none, or ``_…``); the log plot's runs keep their names, whatever they are."""
+    label = line.get_label()
+    return label if getattr(line, "plotserve_named", False) or (label and not label.startswith("_")) else f"line {number}"
+
+
 def drawn_series(figure: Figure) -> list[dict]:
     """Every line the picture draws: which Axes (its title, or its number), label, colour, raw or smoothed, and data."""
     found = []
@@ -2621,8 +2696,7 @@ def drawn_series(figure: Figure) -> list[dict]:
         where = ax.get_title() or f"axes {index}"
         plain = [line for line in ax.lines if line.get_gid() != RAW_LINE]
         for number, line in enumerate(plain):
-            label = line.get_label()
-            label = label if label and not label.startswith("_") else f"line {number}"
+            label = _label_of(line, number)
             xs, ys = line.get_data(orig=True)
             found.append({"axes": where, "label": label, "color": matplotlib.colors.to_hex(line.get_color()), "x": xs, "y": ys})
             raw = getattr(line, "plotserve_raw", None)
@@ -2637,11 +2711,10 @@ def _series_of(ax, points: dict | None = None) -> list[dict]:
     points drawn, where a long line was decimated: ``points`` is decimate_lines' counts)."""
     series = []
     for number, line in enumerate(line for line in ax.lines if line.get_gid() != RAW_LINE):
-        label = line.get_label()
         drawn, given = _line_counts(line, points or {})
         series.append(
             {
-                "label": label if label and not label.startswith("_") else f"line {number}",
+                "label": _label_of(line, number),
                 "color": matplotlib.colors.to_hex(line.get_color()),
                 "points": given,
                 "drawn": drawn,

@@ -151,6 +151,20 @@ def test_a_pattern_takes_a_bounded_number_of_files_and_says_so(tmp_path, monkeyp
     assert len(plotserve.resolve_table_patterns(tmp_path, "**", 1 << 30)) < 4
 
 
+def test_a_pattern_walks_a_bounded_number_of_folders_and_no_link_loop(tmp_path, monkeypatch):
+    deep = tmp_path.joinpath(*(f"d{number}" for number in range(60)))  # 60 folders in a chain, no match on the way
+    deep.mkdir(parents=True)
+    log_frame(3).to_csv(deep / "metrics.csv", index=False)
+    (tmp_path / "d0" / "loop").symlink_to(tmp_path)  # ** does not go round it
+    log_frame(3).to_csv(tmp_path / "top.csv", index=False)
+    files = plotserve.resolve_table_patterns(tmp_path, "**/*.csv", 1 << 30)
+    assert [path.relative_to(tmp_path).parts[-1] for path in files] == ["metrics.csv", "top.csv"]
+    monkeypatch.setattr(plotserve, "MAX_LOOKED", 20)  # every folder looked into counts, matching or not
+    assert plotserve.resolve_table_patterns(tmp_path, "**/metrics.csv", 1 << 30) == ()
+    monkeypatch.setattr(plotserve, "MAX_LOOKED", 200)
+    assert plotserve.resolve_table_patterns(tmp_path, "d0/**/metrics.csv", 1 << 30) == (deep / "metrics.csv",)
+
+
 def test_labels_are_the_distinguishing_part():
     paths = [pathlib.PurePath(p) for p in ("runs/a/metrics.csv", "runs/b/metrics.csv")]
     assert plotserve.run_labels(paths) == ["a", "b"]
@@ -168,6 +182,26 @@ def test_the_legend_names_eight_runs_and_says_how_many_more(tmp_path):
         legend = svg[svg.index('id="legend_1"') :]
         assert "<!-- r07 -->" in legend and "<!-- r08 -->" not in legend and "<!-- and 3 more -->" in legend
         assert drawn(client, f"/{name}.csv?y=loss")["series"].nunique() == 11
+
+
+def test_names_are_drawn_as_they_are(tmp_path):
+    """A run called _tmp is in the legend and the drawn data; a $ in a column's name is not mathtext."""
+    for number, name in enumerate(("_tmp", "b")):
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        frame = log_frame(5, scale=number + 1).rename(columns={"loss": r"cost $\notacommand$", "acc": "price ($)"})
+        frame.to_csv(tmp_path / "runs" / name / "metrics.csv", index=False)
+    with serve(tmp_path, str(tmp_path / "runs"), workers=0) as client:
+        answer = client.get("/runs.svg")
+        assert answer.status == 200, answer.headers.get("x-plotserve-error")
+        svg = answer.body.decode()
+        legend = svg[svg.index('id="legend_1"') :]
+        assert "<!-- _tmp -->" in legend and "<!-- b -->" in legend
+        assert client.get("/runs.png?panels=false").status == 200
+        data = drawn(client, "/runs.csv")
+        assert set(data["series"]) == {"_tmp", "b"}
+        assert set(data["axes"]) == {r"cost $\notacommand$", "price ($)"}
+        series = json.loads(client.get("/runs.json").body)["axes"][0]["series"]
+        assert [line["label"] for line in series] == ["_tmp", "b"]
 
 
 def test_a_file_that_cannot_be_parsed_shows_its_error_on_its_page(tmp_path):
