@@ -2723,14 +2723,32 @@ def _series_of(ax, points: dict | None = None) -> list[dict]:
     return series
 
 
+def _inert_cell(value):
+    """A text cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return first, and not a number) made plain text with a leading ``'``; others as they are."""
+    if not isinstance(value, str) or not value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
 def drawn_data_csv(figure: Figure) -> bytes:
-    """``/NAME.csv``: every line the picture draws, in long form: axes, series, x, y (dates in ISO 8601)."""
+    """``/NAME.csv``: every line the picture draws, in long form: axes, series, x, y (dates in ISO 8601).
+
+    Titles, labels and text x values come from plot code and data files: none is a spreadsheet formula.
+    """
     import pandas
 
     parts = []
     for entry in drawn_series(figure):
         xs = numpy.asarray(entry["x"])
-        parts.append(pandas.DataFrame({"axes": entry["axes"], "series": entry["label"], "x": xs, "y": numpy.asarray(entry["y"])}))
+        if xs.dtype.kind in "OUS":  # categories: text
+            xs = numpy.asarray([_inert_cell(value) for value in xs.tolist()], dtype=object)
+        text = {"axes": _inert_cell(entry["axes"]), "series": _inert_cell(entry["label"])}
+        parts.append(pandas.DataFrame({**text, "x": xs, "y": numpy.asarray(entry["y"])}))
     frame = pandas.concat(parts, ignore_index=True) if parts else pandas.DataFrame(columns=["axes", "series", "x", "y"])
     return frame.to_csv(index=False, float_format="%.17g", date_format="%Y-%m-%dT%H:%M:%S.%f").encode()
 

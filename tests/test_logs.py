@@ -5,6 +5,7 @@ What was drawn is read back from /NAME.csv (every line the picture draws, in lon
 JSON twin's series; how often a file was parsed from the render processes' counters in /-/health.json.
 """
 
+import csv
 import io
 import json
 import math
@@ -334,6 +335,22 @@ def test_smooth_outside_its_range_is_a_400_naming_it(lines, text):
         answer = lines.get(f"/lines{suffix}?_smooth={text}")
         assert answer.status == 400, (suffix, answer.status)
         assert b"_smooth" in answer.body or "_smooth" in answer.headers.get("x-plotserve-error", "")
+
+
+def test_no_cell_of_the_drawn_data_is_a_spreadsheet_formula(tmp_path):
+    source = tmp_path / "formulas.py"
+    source.write_text(
+        "def plot_formulas(ax):\n"
+        "    ax.set_title('=HYPERLINK(\"http://example.com\")')\n"
+        "    ax.plot(['@SUM(A1)', '-2', 'plain'], [1, 2, 3], label='+cmd|calc')\n"
+        "    ax.plot([0, 1], [-1, 2], label='-1')\n"
+    )
+    with serve(tmp_path, str(source), workers=0) as client:
+        rows = list(csv.reader(io.StringIO(client.get("/formulas.csv").text)))
+    assert rows[1][:3] == ['\'=HYPERLINK("http://example.com")', "'+cmd|calc", "'@SUM(A1)"]
+    assert [row[2] for row in rows[1:4]] == ["'@SUM(A1)", "-2", "plain"]  # a number stays a number
+    assert rows[4][1:] == ["-1", "0", "-1"]
+    assert not any(cell.startswith(("=", "+", "@")) for row in rows for cell in row)
 
 
 def test_the_drawn_data_has_etags_and_304s_like_the_picture(runs):
