@@ -1955,6 +1955,8 @@ class Watcher:
             except concurrent.futures.TimeoutError:
                 if gone():  # a page that closed or paused: its slot is free at once, not in 25 s
                     self.cancel(held)
+                elif time.monotonic() > held.deadline + 2 * self.interval + 1:  # the watcher's clock is late: not for ever
+                    self._end([held], "timeout")
 
     def cancel(self, held: HeldWatch) -> None:
         """End a hold whose client went away."""

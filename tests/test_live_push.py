@@ -168,6 +168,16 @@ def test_a_step_of_the_parking_that_fails_costs_only_its_own_connection(server, 
     assert again[0].status == 200
 
 
+def test_a_thread_holding_a_request_stops_at_its_deadline_if_the_watcher_thread_is_gone(monkeypatch):
+    monkeypatch.setattr(plotserve.Watcher, "_run", lambda watcher: None)  # its thread ends at once: no clock, no looks
+    watcher = plotserve.Watcher(max_waiting=4, interval=0.1)
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(watcher.hold("view", lambda: "same", "same", 0.2)), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert outcome == ["timeout"] and watcher.health()["waiting"] == 0
+
+
 def test_wait_is_checked_like_every_option(server):
     answer = server.get("/training.png?_wait=99")
     assert answer.status == 400 and "_wait" in answer.headers["x-plotserve-error"]
