@@ -62,6 +62,7 @@ import enum
 import errno
 import fnmatch
 import functools
+import gc
 import glob
 import hashlib
 import hmac
@@ -990,18 +991,22 @@ _GLOB_CHARS = re.compile(r"[*?[]")
 
 
 class FileSet(tuple):
-    """The data files a pattern names now, sorted; ``more`` counts those left out past MAX_RUNS."""
+    """The data files a pattern names now, sorted; ``more`` counts those left out past MAX_RUNS;
+    ``stopped`` says the listing ended at MAX_LOOKED entries, before it had looked everywhere."""
 
     more = 0
+    stopped = False
 
 
 class Runs(dict):
     """What a ``dict[str, DataFrame]`` parameter gives a plot: {run name: frame}, in file order.
 
-    ``more`` counts the files the pattern matched past MAX_RUNS, which are not read.
+    ``more`` counts the files the pattern matched past MAX_RUNS, which are not read; ``stopped``
+    says the listing ended at MAX_LOOKED entries, so files further on were not seen.
     """
 
     more = 0
+    stopped = False
 
 
 def is_data_source(source: str) -> bool:
@@ -1060,16 +1065,19 @@ def _listed(root_text: str, text: str, max_bytes: int, period: int) -> FileSet:
     paths = sorted(set(found))
     files = FileSet(paths[:MAX_RUNS])
     files.more = len(paths) - len(files)
+    files.stopped = budget[0] <= 0
     return files
 
 
 def _matching(root: str, pattern: str, budget: list[int]) -> typing.Iterator[str]:
     """The names under ``root`` that a glob ``pattern`` matches (``**``: any folders deep), as
     ``glob.iglob(recursive=True)`` gives them, but within a budget: every directory entry looked at
-    counts, matching or not, and the walk ends when ``budget[0]`` is spent. ``**`` does not follow
-    links to folders (no loops) and skips hidden ones, as a hidden name is only matched by a pattern
-    part that starts with a dot.
+    counts, matching or not, and the walk ends when ``budget[0]`` is spent. ``**`` follows links to
+    folders, each real folder once (a link loop is walked once), and skips hidden ones, as a hidden
+    name is only matched by a pattern part that starts with a dot. A pattern ending in ``/`` names
+    folders: no data file.
     """
+    walked: set[tuple[int, int]] = set()  # the real folders ** went into: (device, inode)
 
     def entries(folder: str) -> list[os.DirEntry]:
         if budget[0] <= 0:
@@ -1082,12 +1090,26 @@ def _matching(root: str, pattern: str, budget: list[int]) -> typing.Iterator[str
         budget[0] -= max(len(found), 1)
         return found
 
+    def first_time(path: str) -> bool:
+        try:
+            info = os.stat(os.path.join(root, path) if path else root)
+        except OSError:
+            return False
+        seen = (info.st_dev, info.st_ino) in walked
+        walked.add((info.st_dev, info.st_ino))
+        return not seen
+
     def below(folder: str, files: bool) -> typing.Iterator[str]:  # the folders under it (and files): what ** matches
+        if not first_time(folder):
+            return
         for entry in entries(folder):
             if entry.name.startswith("."):
                 continue
             path = f"{folder}/{entry.name}" if folder else entry.name
-            folder_too = entry.is_dir(follow_symlinks=False)
+            try:
+                folder_too = entry.is_dir()
+            except OSError:
+                folder_too = False
             if folder_too or files:
                 yield path
             if folder_too:
@@ -1122,7 +1144,8 @@ def _matching(root: str, pattern: str, budget: list[int]) -> typing.Iterator[str
                     yield from walk(join(entry.name), rest)
 
     parts = [part for part in pattern.split("/") if part not in ("", ".")]
-    return walk("", parts) if parts else iter(())
+    parts = [part for index, part in enumerate(parts) if not (part == "**" and parts[index - 1 : index] == ["**"])]
+    return walk("", parts) if parts and not pattern.endswith("/") else iter(())
 
 
 def run_labels(paths: typing.Sequence[pathlib.PurePath]) -> list[str]:
@@ -1332,6 +1355,7 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
         ax.set_axis_off()
         empty = "no data files match" if not names else "no numeric column to draw"
         ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+        _log_notes(fig, files, names, 0)
         return
     width, height = fig.get_size_inches()
     count = len(columns) if panels else 1
@@ -1366,9 +1390,17 @@ def draw_log(fig, files: dict, y: list[str], x: str, panels: bool, runs: list[st
         ax.set_title(str(columns[index]) if panels else ", ".join(map(str, columns)), fontsize="medium", parse_math=False)
     if label_runs or not panels:
         _legend(axes[0], len(shown) if panels else len(axes[0].lines))
+    _log_notes(fig, files, names, cut)
+
+
+def _log_notes(fig, files: dict, names: list[str], cut: int) -> None:
+    """Above the log plot, in red: what it leaves out (files past MAX_RUNS, columns past MAX_PANELS)
+    and whether the listing stopped before it had looked everywhere."""
     notes = []
     if getattr(files, "more", 0):
         notes.append(f"{files.more} more files matched: the first {len(names)} are drawn")
+    if getattr(files, "stopped", False):
+        notes.append(f"the listing stopped after {MAX_LOOKED:,} entries: give a narrower pattern")
     if cut > 0:
         notes.append(f"{cut} more columns: choose them with y")
     if notes:
@@ -1956,7 +1988,11 @@ class Watcher:
                 if gone():  # a page that closed or paused: its slot is free at once, not in 25 s
                     self.cancel(held)
                 elif time.monotonic() > held.deadline + 2 * self.interval + 1:  # the watcher's clock is late: not for ever
-                    self._end([held], "timeout")
+                    self.end_late(held)
+
+    def end_late(self, held: HeldWatch) -> None:
+        """End a hold past its time that the watcher's thread has not ended (late, or gone)."""
+        self._end([held], "timeout")
 
     def cancel(self, held: HeldWatch) -> None:
         """End a hold whose client went away."""
@@ -3307,7 +3343,7 @@ def _load_runs(files: FileSet, param: Param, frames: FrameCache, limits: Limits)
     """{run name: frame} for a ``dict[str, DataFrame]`` parameter's files, each from the FrameCache."""
     root = limits.data_dir.resolve()
     runs = Runs()
-    runs.more = files.more
+    runs.more, runs.stopped = files.more, files.stopped
     safely = lambda path: os.fdopen(open_data_file(root, path, limits.max_file_bytes), "rb")  # noqa: E731
     for path, label in zip(files, run_labels([path.relative_to(root) for path in files]), strict=True):
         try:
@@ -3432,6 +3468,12 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
         connection.send(("failed", str(error) if isinstance(error, (SourceError, SystemExit)) else describe_load_error(error)))
         return
     frames = FrameCache(limits.data_cache_bytes)
+    # A figure is a web of reference cycles: left to the cyclic collector, the arrays of a big
+    # plot's figures would pile up for several renders. What is here now lives as long as the
+    # process: frozen, the collector never looks at it again, and collecting after each render
+    # costs about a millisecond instead of tens.
+    gc.collect()
+    gc.freeze()
     me = os.getpid()
     connection.send(("ready", me))
     while True:
@@ -3461,6 +3503,7 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
             reply = ("memory", _memory_message(job.plot, max_memory), "")
         if os.getpid() != me:  # a plot forked and its child came back here: only the worker answers
             os._exit(0)
+        gc.collect()  # the render's figure, and everything it held, go now: its memory is free for the next
         pyplot = _pyplot()
         open_figures = len(pyplot.get_fignums()) if pyplot else 0
         connection.send((*reply, time.perf_counter() - started, open_figures, _resident_bytes(), axes, frames.stats()))
@@ -3473,7 +3516,7 @@ class _Worker:
     process: multiprocessing.Process
     connection: typing.Any
     jobs: int = 0
-    settled_rss: int = 0  # resident bytes after its first render: what it grows from
+    settled_rss: int = 0  # resident bytes after its first render, less its parsed-data cache: what it grows from
     ready: bool = False  # it has loaded the plots
 
 
@@ -3484,10 +3527,11 @@ class WorkerPool:
     """Worker processes that render plots, each one job at a time.
 
     A render that passes the time limit kills its worker; a worker that dies, or has rendered
-    ``max_jobs`` plots, or has grown by more than ``max_growth`` bytes since its first render,
-    or ran out of its ``max_memory`` bytes, is replaced by a fresh one. A worker that died idle
-    costs no request: its job goes to another. Workers that cannot load the plots are started
-    again after a pause that doubles each time, and the error shows on the pages meanwhile.
+    ``max_jobs`` plots, or has grown by more than ``max_growth`` bytes since its first render
+    (not counting its parsed-data cache, which has a bound of its own), or ran out of its
+    ``max_memory`` bytes, is replaced by a fresh one. A worker that died idle costs no request:
+    its job goes to another. Workers that cannot load the plots are started again after a pause
+    that doubles each time, and the error shows on the pages meanwhile.
     """
 
     def __init__(
@@ -3671,6 +3715,7 @@ class WorkerPool:
                     raise OutOfMemory(_memory_message(job.plot, self.max_memory)) from None
                 raise WorkerCrashed(f"the process rendering plot_{job.plot} died (exit code {code})") from None
             worker.jobs += 1
+            rss -= frame_stats.get("data_cache_bytes", 0)  # frames kept on purpose are no leak: their cache is bounded
             worker.settled_rss = worker.settled_rss or rss
             with self.lock:
                 self.open_figures[worker.process.pid] = open_figures
@@ -3723,8 +3768,10 @@ class WorkerPool:
         for worker in workers:
             with contextlib.suppress(OSError):
                 worker.connection.send(None)
+        deadline = time.monotonic() + 1  # one second for all of them, not one each
         for worker in workers:
-            worker.process.join(1)
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+        for worker in workers:
             self._retire(worker, replace=False)
         self.starts.put(None)
 
@@ -5293,6 +5340,8 @@ def _run_checkboxes(param: Param, request: Request, limits: Limits) -> str:
             f'<span class="swatch c{place % len(RUN_COLOURS)}" aria-hidden="true"></span>{e(label)}</label>'
         )
     more = f'<span class="more">and {files.more} more files, not read</span>' if files.more else ""
+    if files.stopped:
+        more += f'<span class="more">the listing stopped after {MAX_LOOKED:,} entries: give a narrower pattern</span>'
     return f'<div class="runs" data-field="field-{e(param.name)}">{"".join(boxes)}{more}</div>'
 
 
@@ -6709,7 +6758,7 @@ class _Parked:
     def __init__(self, sock: socket.socket, client_address, handler: "PlotRequestHandler", held: Held, send_body: bool, keep_alive: bool):
         self.sock, self.client_address, self.handler, self.held = sock, client_address, handler, held
         self.send_body, self.keep_alive = send_body, keep_alive
-        self.phase = "held"  # held (waiting for a change), write (sending the answer), idle (keep-alive)
+        self.phase = "held"  # held (waiting for a change), write (sending the answer), idle (keep-alive), closed
         self.events = 0  # what the selector listens for on it
         self.out = memoryview(b"")
         self.deadline = math.inf  # for writing the answer, and for the next request to come
@@ -6811,6 +6860,10 @@ class Parking:
                 next_sweep = now + 1
                 for parked in [parked for parked in self.parked.values() if parked.deadline < now]:
                     self._step(self._close, parked)
+                watcher = self.server.app.watcher
+                late = now - 2 * watcher.interval - 1  # a hold past its time: the watcher's thread is late, or gone
+                for parked in [parked for parked in self.parked.values() if parked.phase == "held" and parked.held.watch.deadline < late]:
+                    self._step(watcher.end_late, parked.held.watch)
         for parked in list(self.parked.values()):
             self._step(self._close, parked)
         self.selector.close()
@@ -6824,8 +6877,9 @@ class Parking:
         except Exception:
             traceback.print_exc()
             for parked in args:
-                if isinstance(parked, _Parked):
+                if isinstance(parked, _Parked) and parked.phase != "closed":
                     self.parked.pop(parked.sock, None)
+                    parked.phase = "closed"  # once: ending its watch below closes it no second time
                     with contextlib.suppress(Exception):
                         self.selector.unregister(parked.sock)
                     with contextlib.suppress(Exception):
@@ -6912,6 +6966,7 @@ class Parking:
     def _close(self, parked: _Parked) -> None:
         if self.parked.get(parked.sock) is parked or parked.phase == "held":
             self._forget(parked)
+            parked.phase = "closed"
             self.server.finish_connection(parked.sock)
 
 

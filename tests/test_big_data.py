@@ -8,6 +8,7 @@ import json
 import os
 import pathlib
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import ROOT, running_server
@@ -52,6 +53,38 @@ def test_a_log_asked_for_again_and_again_outlasts_files_asked_for_once(tmp_path)
         assert (health["data_parses"], health["data_hits"]) == (3, 2)
         draw("once.csv", 2)
         assert client.health()["data_parses"] == 4
+
+
+def test_frames_kept_in_the_cache_do_not_count_as_a_worker_growing(tmp_path):
+    """A worker is replaced when it grows by worker_max_growth_mb (a leak in plot code); a second big
+    log parsed into the cache is not a leak, and replacing the worker would throw the cache away."""
+    frame = pd.DataFrame({name: np.arange(1_000_000, dtype=float) for name in "abcd"})  # 32 MB parsed
+    for name in ("first", "second", "third"):
+        frame.to_parquet(tmp_path / f"{name}.parquet")  # parquet: its reader leaves little else behind
+    limits = plotserve.Limits(data_dir=tmp_path)
+    with running_server(FRAMES, limits=limits, workers=1, worker_max_growth_mb=40) as client:
+        # plot_echo draws nothing (it fails with a summary of its frame): the frames are what the worker keeps
+        assert seen(client, "/echo.png?data=first.parquet")["rows"] == 1_000_000
+        pids = client.health()["worker_pids"]
+        for name in ("second", "third"):  # the cache grows by 64 MB
+            assert seen(client, f"/echo.png?data={name}.parquet")["rows"] == 1_000_000
+        assert seen(client, "/echo.png?data=second.parquet&tag=2")["rows"] == 1_000_000
+        health = client.health()
+        assert health["worker_pids"] == pids  # the same worker, with the three frames still parsed
+        assert (health["data_parses"], health["data_hits"], health["data_cache_entries"]) == (3, 1, 3)
+
+
+def test_a_worker_frees_each_figure_when_its_render_ends(tmp_path):
+    """A figure is a web of reference cycles; the render process collects it at once, so big renders
+    do not pile up until the collector's next full pass (which would also replace the worker for growing)."""
+    pd.DataFrame({"y": [float(row) for row in range(1_000_000)]}).to_csv(tmp_path / "big.csv", index=False)
+    limits = plotserve.Limits(data_dir=tmp_path)
+    with running_server(FRAMES, limits=limits, workers=1, worker_max_growth_mb=64) as client:
+        assert client.get("/lines.png?data=big.csv&_decimate=0").status == 200
+        pids = client.health()["worker_pids"]
+        for scale in range(2, 12):  # every point drawn: some 100 MB of arrays in each figure
+            assert client.get(f"/lines.png?data=big.csv&_decimate=0&scale={scale}").status == 200
+        assert client.health()["worker_pids"] == pids
 
 
 def seen(client, path: str) -> dict:

@@ -157,6 +157,7 @@ def test_a_step_of_the_parking_that_fails_costs_only_its_own_connection(server, 
     leaving.close()  # the selector hears of it, and that step fails
     waiting(server, 1)  # its watch ended with its connection, well before the 25 s hold is over
     assert failed and "RuntimeError: a fault in the parking" in capfd.readouterr().err
+    wait_for(lambda: len(server.server.connections) == 1, "its slot free again: only the other held request's open")
     training.append_epoch(log_dir / training.LOG_NAME)
     thread.join(60)
     assert results[0].status == 200 and results[0].headers["etag"] != etag
@@ -166,6 +167,14 @@ def test_a_step_of_the_parking_that_fails_costs_only_its_own_connection(server, 
     training.append_epoch(log_dir / training.LOG_NAME)
     thread.join(60)
     assert again[0].status == 200
+
+
+def test_a_parked_request_is_answered_at_its_deadline_if_the_watcher_thread_is_gone(server, monkeypatch):
+    monkeypatch.setattr(plotserve.Watcher, "_run", lambda watcher: None)  # its thread ends at once: no clock, no looks
+    etag = server.get("/training.png").headers["etag"]
+    answer = server.get("/training.png?_wait=1", {"If-None-Match": etag})  # parked on the selector: no thread waits
+    assert answer.status == 304 and answer.headers["x-plotserve-watch"] == "held"
+    assert server.health()["waiting"] == 0
 
 
 def test_a_thread_holding_a_request_stops_at_its_deadline_if_the_watcher_thread_is_gone(monkeypatch):

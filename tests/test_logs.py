@@ -152,18 +152,34 @@ def test_a_pattern_takes_a_bounded_number_of_files_and_says_so(tmp_path, monkeyp
     assert len(plotserve.resolve_table_patterns(tmp_path, "**", 1 << 30)) < 4
 
 
-def test_a_pattern_walks_a_bounded_number_of_folders_and_no_link_loop(tmp_path, monkeypatch):
+def test_a_pattern_walks_a_bounded_number_of_folders_and_a_link_loop_once(tmp_path, monkeypatch):
     deep = tmp_path.joinpath(*(f"d{number}" for number in range(60)))  # 60 folders in a chain, no match on the way
     deep.mkdir(parents=True)
     log_frame(3).to_csv(deep / "metrics.csv", index=False)
-    (tmp_path / "d0" / "loop").symlink_to(tmp_path)  # ** does not go round it
+    (tmp_path / "d0" / "loop").symlink_to(tmp_path)  # ** goes round it once
     log_frame(3).to_csv(tmp_path / "top.csv", index=False)
+    monkeypatch.setattr(plotserve, "MAX_LOOKED", 200)  # some 65 entries, each looked at once: not round the loop
     files = plotserve.resolve_table_patterns(tmp_path, "**/*.csv", 1 << 30)
-    assert [path.relative_to(tmp_path).parts[-1] for path in files] == ["metrics.csv", "top.csv"]
+    assert [path.relative_to(tmp_path).parts[-1] for path in files] == ["metrics.csv", "top.csv"] and not files.stopped
+    assert plotserve.resolve_table_patterns(tmp_path, "**/", 1 << 30) == ()  # a pattern ending in / names folders
     monkeypatch.setattr(plotserve, "MAX_LOOKED", 20)  # every folder looked into counts, matching or not
-    assert plotserve.resolve_table_patterns(tmp_path, "**/metrics.csv", 1 << 30) == ()
+    files = plotserve.resolve_table_patterns(tmp_path, "**/metrics.csv", 1 << 30)
+    assert files == () and files.stopped  # and the listing says it stopped
     monkeypatch.setattr(plotserve, "MAX_LOOKED", 200)
-    assert plotserve.resolve_table_patterns(tmp_path, "d0/**/metrics.csv", 1 << 30) == (deep / "metrics.csv",)
+    assert plotserve.resolve_table_patterns(tmp_path, "d0/**/**/metrics.csv", 1 << 30) == (deep / "metrics.csv",)
+
+
+def test_a_run_folder_that_is_a_link_is_a_run(runs, monkeypatch):
+    (runs / "archive" / "d").mkdir(parents=True)
+    log_frame(20, scale=4).to_csv(runs / "archive" / "d" / "metrics.csv", index=False)
+    (runs / "runs" / "d").symlink_to(runs / "archive" / "d")  # runs kept elsewhere in the data directory
+    for pattern in ("runs", "runs/**/metrics.csv", "runs/*/metrics.csv"):
+        files = plotserve.resolve_table_patterns(runs, pattern, 1 << 30)
+        assert [path.parent.name for path in files] == ["d", "a", "b", "c"], pattern  # d is archive/d, resolved
+    monkeypatch.setattr(plotserve, "MAX_LOOKED", 3)
+    with serve(runs, str(runs / "runs"), workers=0) as client:
+        svg = client.get("/runs.svg?files=runs/**/*.csv").body.decode()
+        assert "the listing stopped after 3 entries: give a narrower pattern" in svg
 
 
 def test_labels_are_the_distinguishing_part():

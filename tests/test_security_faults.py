@@ -358,7 +358,13 @@ def test_a_plot_hung_in_an_answer_thread_does_not_keep_the_server_from_stopping(
             assert time.monotonic() < deadline, "the request was never held"
             time.sleep(0.05)
         (tmp_path / "flag.txt").write_text("hang")
-        time.sleep(1.5)  # the watch sees the change and the answer thread starts the render that hangs
+        while True:  # the watch sees the change, and an answer thread starts the render that hangs
+            connection.request("GET", "/-/health.json")
+            health = json.loads(connection.getresponse().read())
+            if health["watch_changed"] == 1 and health["renders_under_way"] == 1:
+                break
+            assert time.monotonic() < deadline, f"the change was never drawn: {health}"
+            time.sleep(0.05)
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=10)
