@@ -281,7 +281,23 @@ def test_a_plot_that_fails_in_process_costs_only_its_own_request(plot, message):
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_the_server_stops_promptly_and_leaves_no_workers(stop):
-    command = [sys.executable, str(ROOT / "plotserve.py"), SEC_FAULTS, "--port", "0", "--no-browser", "--workers", "2"]
+    # As from a terminal: Ctrl-C's SIGINT is not ignored, even where this test runs as a background job
+    # of a non-interactive shell (which starts it ignored, and Python then keeps it so).
+    as_in_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    command = [
+        sys.executable,
+        "-c",
+        as_in_a_terminal,
+        str(ROOT / "plotserve.py"),
+        SEC_FAULTS,
+        "--port",
+        "0",
+        "--no-browser",
+        "--workers",
+        "2",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = select.select([process.stdout], [], [], 60)
