@@ -289,8 +289,11 @@ SAME = [
     "/index.json?token=x",
 ]
 COMPARED_HEADERS = ("content-type", "location", "x-plotserve-error", "etag", "content-disposition", "cache-control", "allow")
-# When and how fast each server drew its picture: the status line and the data the page script reads.
-RENDER_TIME = re.compile(rb'updated \d\d:\d\d:\d\d \xc2\xb7 rendered in \d+ ms|data-rendered-at="\d+" data-render-ms="\d+"')
+# When and how fast each server drew its picture: the status line and the data the page script reads;
+# and how long ago its data file last changed, which the two answers tell a moment apart (JSON twin).
+RENDER_TIME = re.compile(
+    rb'updated \d\d:\d\d:\d\d \xc2\xb7 rendered in \d+ ms|data-rendered-at="\d+" data-render-ms="\d+"|"no_change_seconds": [0-9.]+'
+)
 
 
 def comparable(answer) -> tuple:
