@@ -213,7 +213,8 @@ def test_without_javascript_the_page_reloads_itself(browser, server):
 def test_a_page_opened_on_a_failing_plot_recovers_by_itself(page, server, log_dir):
     (log_dir / training.LOG_NAME).write_text("not,a,training,log\n1,2,3,4\n")
     page.goto(f"{server.url}/training?_refresh=1")
-    assert page.locator("#failure pre.traceback").count() == 1  # the traceback, on the page
+    # The traceback, on the page: in its HTML, or put there by its script when the render took longer than the page waits.
+    page.wait_for_function("() => document.querySelectorAll('#failure pre.traceback').length === 1", timeout=10_000)
     assert page.locator("#status").get_attribute("class") == "status failed"
     assert page.locator("#plot").is_hidden()  # no error picture besides the box: the error is said once
 
