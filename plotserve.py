@@ -87,7 +87,6 @@ import selectors
 import signal
 import socket
 import stat
-import statistics
 import tempfile
 import textwrap
 import threading
@@ -97,7 +96,6 @@ import types
 import typing
 import urllib.parse
 import warnings
-import webbrowser
 
 try:
     import matplotlib
@@ -2071,6 +2069,13 @@ class Watcher:
         self._end(holds, "timeout")
 
 
+def _median(values) -> float:
+    """The median of a few numbers (the statistics module is not worth its import for this)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
 def _file_stamp(path: pathlib.Path) -> tuple[int, int] | None:
     try:
         info = path.stat()
@@ -2123,11 +2128,17 @@ class Reloader:
                 path = pathlib.Path(name).resolve()
                 files.append(path)
                 folders.add(path.parent)
+        resolved: dict[str, pathlib.Path] = {}  # each folder resolved once: there are a thousand modules, in a few dozen folders
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
             if not file or not file.endswith(".py") or name in ("__main__", "plotserve") or module is sys.modules.get(__name__):
                 continue
-            path = pathlib.Path(file).resolve()
+            folder = os.path.dirname(file)
+            if folder not in resolved:
+                resolved[folder] = pathlib.Path(folder or ".").resolve()
+            if resolved[folder] not in folders and not os.path.islink(file):
+                continue
+            path = pathlib.Path(file).resolve()  # the file itself may be a link
             if path.parent in folders and path not in files:
                 files.append(path)
         return files
@@ -2262,7 +2273,7 @@ class StallWatch:
         now = time.time() if now is None else now
         last = max(mtime_ns for _, mtime_ns, _ in inputs) / 1e9
         with self.lock:
-            intervals = [statistics.median(self.files[path][1]) for path, _, _ in inputs if self.files.get(path, (0, ()))[1]]
+            intervals = [_median(self.files[path][1]) for path, _, _ in inputs if self.files.get(path, (0, ()))[1]]
         usual = min(intervals) if intervals else None  # the busiest file sets the pace
         limit = UNKNOWN_STALL_SECONDS if usual is None else max(MIN_STALL_SECONDS, STALL_INTERVALS * usual)
         quiet = max(0.0, now - last)
@@ -3511,6 +3522,18 @@ def _worker_main(connection, sources, handler_class, limits: Limits, parent_pid:
             return
 
 
+@contextlib.contextmanager
+def _frozen_for_fork():
+    """Fork with the collector's objects frozen: a forked worker's collector then never looks at
+    what it inherits (its first collection takes a millisecond, not tens, and leaves the shared
+    pages shared). This process's own collector gets them back at once."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: one object per process
 class _Worker:
     process: multiprocessing.Process
@@ -3598,7 +3621,7 @@ class WorkerPool:
             name="plotserve-worker",
         )
         # A forked worker must not inherit a half-drawn error image (see register_at_fork).
-        with _render_lock if self.context.get_start_method() == "fork" else contextlib.nullcontext():
+        with _render_lock if self.context.get_start_method() == "fork" else contextlib.nullcontext(), _frozen_for_fork():
             process.start()
         child_end.close()
         worker = _Worker(process, parent_end)
@@ -6788,8 +6811,6 @@ class Parking:
         self.answers: queue.SimpleQueue = queue.SimpleQueue()  # (parked, outcome) to answer; None stops a thread
         self.answer_threads = answer_threads
         self.closed = False
-        for number in range(answer_threads):
-            threading.Thread(target=self._answering, name=f"plotserve-answer-{number}", daemon=True).start()
         self.thread = threading.Thread(target=self._run, name="plotserve-parking", daemon=True)
         self.thread.start()
 
@@ -6842,6 +6863,9 @@ class Parking:
     # -- the selector thread ---------------------------------------------------------------------------
 
     def _run(self) -> None:
+        # Started here, not by the server's constructor: a start does not wait for nine threads to run.
+        for number in range(self.answer_threads):
+            threading.Thread(target=self._answering, name=f"plotserve-answer-{number}", daemon=True).start()
         next_sweep = time.monotonic() + 1
         while not self.closed:
             for key, mask in self.selector.select(timeout=1.0):
@@ -7418,6 +7442,8 @@ def main(
     if tunnel:
         print(f"plotserve: started over SSH; on your own computer run  {tunnel}  and open {server.url}", flush=True)
     if not no_browser:
+        import webbrowser  # only to open the browser: not a cost of every start
+
         threading.Thread(target=webbrowser.open, args=(server.public_url or server.url,), daemon=True).start()
     try:
         server.serve_forever()
@@ -7485,7 +7511,11 @@ def _gather_views(argv: list[str]) -> list[str]:
 def cli() -> None:
     """The ``plotserve`` command."""
     try:
-        import plac
+        # plac's core is all the command needs; the plac package would also import tkinter for its GUI monitor.
+        try:
+            import plac_core as plac
+        except ModuleNotFoundError:
+            import plac
     except ModuleNotFoundError:
         sys.exit(f"plotserve: plac is not installed for {sys.executable}: run  {sys.executable} -m pip install plac")
     try:

@@ -241,6 +241,28 @@ def test_render_processes_start_every_way(tmp_path, start_method):
 # -- ports ------------------------------------------------------------------------------------------
 
 
+# Run as ``python -c REPORT_MODULES plotserve.py ARGS``: plotserve as a script, then, as it exits, which
+# of the modules it has no use for at start were imported after all.
+REPORT_MODULES = (
+    "import atexit, runpy, sys; "
+    "unused = ('tkinter', 'webbrowser', 'statistics'); "
+    "atexit.register(lambda: print('unused modules:', *sorted(set(unused) & set(sys.modules)), file=sys.stderr)); "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+
+
+def test_a_start_imports_only_what_it_uses():
+    """plac's package brings tkinter (for a GUI plotserve does not have); the browser module is for
+    opening the browser, and the median of a few intervals needs no statistics module."""
+    with serve("-c", REPORT_MODULES, PLOTSERVE, WAVES, "--port", "0", "--no-browser") as served:
+        assert served.client.get("/wave.png").status == 200
+        assert served.client.get("/wave.json").status == 200
+    assert "unused modules:\n" in served.stderr, served.stderr
+    result = run("-c", REPORT_MODULES, PLOTSERVE, WAVES, "--get", "/wave.json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.decode() == "unused modules:\n"
+
+
 def test_the_default_port_moves_on_when_9999_is_taken():
     holder = socket.socket()
     try:
