@@ -4,15 +4,18 @@ Run from anywhere (paths are taken from this file)::
 
     python bench/bench_start.py              # medians of 5, under a minute
     python bench/bench_start.py --repeat 9
+    python bench/bench_start.py --kinds "classic,plotserve -m" --against ../old-checkout
 
-Three servers draw the same convergence plot (the same function, written with pyplot):
+The servers draw the same convergence plot (the same function, written with pyplot):
 
 - **classic**: the one-file recipe plotserve grew out of, written below: a ``BaseHTTPRequestHandler``
   that imports matplotlib at start and draws ``?mode=plot&graph=plot_NAME`` to a PNG;
 - **plotserve**: ``python plotserve.py convergence.py --port P --no-browser``, asked ``/convergence.png``;
 - **plotserve -m**: the same as ``python -m plotserve ...`` (as the installed ``plotserve`` command runs it);
 - **flask**: a Flask app under gunicorn (one sync worker), if both are installed (Flask may be
-  installed for the interpreter the virtual environment was made from; it is found there).
+  installed for the interpreter the virtual environment was made from; it is found there);
+- **before** (with ``--against DIR``): ``python -m plotserve`` from another checkout (a folder holding
+  its ``plotserve.py``), to compare two versions in the same interleaved runs.
 
 Each run starts the server as a subprocess on a port of 127.0.0.1, asks for the PNG until it comes
 and stops the server; the servers take turns (interleaved runs), after one unmeasured run each.
@@ -209,9 +212,9 @@ def commands(folder: pathlib.Path, kinds: list[str]) -> dict:
     return {kind: found[kind] for kind in kinds if kind in found}
 
 
-def first_png(command: list[str], path: str, folder: pathlib.Path, port: int) -> tuple[float, float]:
+def first_png(command: list[str], path: str, folder: pathlib.Path, port: int, repo: pathlib.Path = REPO) -> tuple[float, float]:
     """Seconds from the command until the port accepts a connection, and until the first PNG."""
-    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), str(REPO), os.environ.get("PYTHONPATH", "")]))}
+    environ = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(folder), str(repo), os.environ.get("PYTHONPATH", "")]))}
     environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user's Python runs: compiled modules are cached
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=folder, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
@@ -244,6 +247,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--kinds", default="classic,plotserve,plotserve -m,flask")
+    parser.add_argument("--against", metavar="DIR", help="also run python -m plotserve from this checkout, as 'before'")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="plotserve-bench-start-") as name:
         folder = pathlib.Path(name)
@@ -251,14 +255,19 @@ def main() -> None:
         (folder / "classic.py").write_text(CLASSIC)
         (folder / "flaskapp.py").write_text(FLASK)
         servers = commands(folder, args.kinds.split(","))
+        repos = {}
+        if args.against:
+            repos["before"] = pathlib.Path(args.against).resolve()
+            module = servers.get("plotserve -m") or commands(folder, ["plotserve -m"])["plotserve -m"]
+            servers["before"] = module  # the same command, finding plotserve.py in the other checkout
         times = {kind: [] for kind in servers}
-        for command, path in servers.values():  # once each, unmeasured: files in the page cache
+        for kind, (command, path) in servers.items():  # once each, unmeasured: files in the page cache
             port = free_port()
-            first_png(command(port), path, folder, port)
+            first_png(command(port), path, folder, port, repos.get(kind, REPO))
         for _ in range(args.repeat):
             for kind, (command, path) in servers.items():
                 port = free_port()
-                times[kind].append(first_png(command(port), path, folder, port))
+                times[kind].append(first_png(command(port), path, folder, port, repos.get(kind, REPO)))
     firsts = {kind: [png for _, png in values] for kind, values in times.items()}
     base = statistics.median(firsts["classic"]) if "classic" in firsts else None
     print(f"start to first PNG, medians of {args.repeat} interleaved runs")
