@@ -2069,13 +2069,6 @@ class Watcher:
         self._end(holds, "timeout")
 
 
-def _median(values) -> float:
-    """The median of a few numbers (the statistics module is not worth its import for this)."""
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _file_stamp(path: pathlib.Path) -> tuple[int, int] | None:
     try:
         info = path.stat()
@@ -2270,10 +2263,12 @@ class StallWatch:
         (None before two changes were seen) of a view with these input files; {} for a view with none."""
         if not inputs:
             return {}
+        import statistics  # here, for views with input files: not a cost of every start
+
         now = time.time() if now is None else now
         last = max(mtime_ns for _, mtime_ns, _ in inputs) / 1e9
         with self.lock:
-            intervals = [_median(self.files[path][1]) for path, _, _ in inputs if self.files.get(path, (0, ()))[1]]
+            intervals = [statistics.median(self.files[path][1]) for path, _, _ in inputs if self.files.get(path, (0, ()))[1]]
         usual = min(intervals) if intervals else None  # the busiest file sets the pace
         limit = UNKNOWN_STALL_SECONDS if usual is None else max(MIN_STALL_SECONDS, STALL_INTERVALS * usual)
         quiet = max(0.0, now - last)
