@@ -1985,8 +1985,12 @@ class Watcher:
             except concurrent.futures.TimeoutError:
                 if gone():  # a page that closed or paused: its slot is free at once, not in 25 s
                     self.cancel(held)
-                elif time.monotonic() > held.deadline + 2 * self.interval + 1:  # the watcher's clock is late: not for ever
+                elif self.is_late(held, time.monotonic()):
                     self.end_late(held)
+
+    def is_late(self, held: HeldWatch, now: float) -> bool:
+        """Whether a hold is past its time by more than the watcher's thread can be: it is late, or gone."""
+        return now > held.deadline + 2 * self.interval + 1
 
     def end_late(self, held: HeldWatch) -> None:
         """End a hold past its time that the watcher's thread has not ended (late, or gone)."""
@@ -6880,8 +6884,9 @@ class Parking:
                 for parked in [parked for parked in self.parked.values() if parked.deadline < now]:
                     self._step(self._close, parked)
                 watcher = self.server.app.watcher
-                late = now - 2 * watcher.interval - 1  # a hold past its time: the watcher's thread is late, or gone
-                for parked in [parked for parked in self.parked.values() if parked.phase == "held" and parked.held.watch.deadline < late]:
+                for parked in [
+                    parked for parked in self.parked.values() if parked.phase == "held" and watcher.is_late(parked.held.watch, now)
+                ]:
                     self._step(watcher.end_late, parked.held.watch)
         for parked in list(self.parked.values()):
             self._step(self._close, parked)
