@@ -316,6 +316,23 @@ def test_a_reload_lets_the_render_under_way_finish(source):
         assert client.get("/new.png").status == 200
 
 
+def test_a_helper_imported_through_a_link_to_a_file_beside_the_source_is_watched(tmp_path, monkeypatch):
+    """The module's own folder is not the source's, but its file is a link to one beside the source."""
+    name = "linked_helper_" + "".join(char if char.isalnum() else "_" for char in tmp_path.name)
+    (tmp_path / "colour.py").write_text("COLOR = 'C0'\n")
+    links = tmp_path / "elsewhere"
+    links.mkdir()
+    (links / f"{name}.py").symlink_to(tmp_path / "colour.py")
+    monkeypatch.syspath_prepend(str(links))
+    source = tmp_path / "linked_plots.py"
+    source.write_text(f"import {name}\n\n\ndef plot_one(ax):\n    ax.plot([0, 1], color={name}.COLOR, linewidth=8)\n")
+    with running_server(str(source), limits=plotserve.Limits(data_dir=tmp_path), workers=0, reload=True) as client:
+        etag = client.get("/one.png").headers["etag"]
+        (tmp_path / "colour.py").write_text("COLOR = 'C3'\n")
+        reloads(client, 1)
+        assert client.get("/one.png").headers["etag"] != etag
+
+
 def test_a_module_given_by_name_is_reloaded(tmp_path, monkeypatch):
     name = "edited_module_" + "".join(char if char.isalnum() else "_" for char in tmp_path.name)
     (tmp_path / f"{name}.py").write_text("def plot_first(ax):\n    ax.plot([0, 1])\n")
