@@ -45,7 +45,7 @@ def plot_line(ax, points: int = 5000, title: str = ""):
     ax.set_title(title)
 '''
 
-SIZES = (5_000, 50_000, 500_000, 5_000_000)
+SIZES = (5_000, 20_000, 50_000, 500_000, 5_000_000)
 TARGET = 1.5  # 5M points within 1.5x of 5k, decimated
 
 

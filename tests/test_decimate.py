@@ -14,6 +14,8 @@ import urllib.parse
 import numpy as np
 import pytest
 from conftest import ROOT, running_server
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -76,6 +78,48 @@ def test_a_5m_point_walk_looks_like_all_its_points(served):
     assert 0 < geometry["points"]["drawn"] <= 4 * (plotserve.COLUMNS_PER_PIXEL * width + 4)
     (series,) = geometry["series"]
     assert (series["points"], series["drawn"]) == (5_000_000, geometry["points"]["drawn"])
+
+
+def test_a_walk_of_a_few_points_a_column_looks_like_all_its_points(served):
+    """20,000 points, about 8 a column: the runs are searched all at once (not one call each), and
+    the picture is still the picture of every point."""
+    wanted = by_hand(long_lines.draw_walk, 20_000)
+    assert share_differing(png(served, "walk", points=20_000), wanted) <= 0.005
+    (geometry,) = axes(served, "walk", points=20_000)
+    assert geometry["points"]["total"] == 20_000 and 0 < geometry["points"]["drawn"] < 20_000
+
+
+def _walk(draw, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A random walk of ``size`` points, with NaN, infinite, repeated and signed-zero values mixed in."""
+    y = np.cumsum(np.random.default_rng(draw(st.integers(0, 2**32 - 1))).standard_normal(size))
+    for value in draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf, 0.0, -0.0]), max_size=40)):
+        y[draw(st.integers(0, size - 1))] = value
+    if draw(st.booleans()):
+        y = np.round(y)  # ties: the first of equal lowest points is the one kept
+    return np.arange(size, dtype=float), y
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), size=st.integers(2_000, 60_000), log=st.booleans())
+def test_both_ways_of_finding_each_column_extremes_keep_the_same_points(data, size, log):
+    """The lowest and highest point of every run of a column, found one run at a time (argmin and
+    argmax) or all at once (one pass over the points): the same indices, breaks and ties included."""
+    x, y = _walk(data.draw, size)
+    figure = Figure(figsize=(plotserve.DEFAULT_WIDTH, plotserve.DEFAULT_HEIGHT), dpi=plotserve.DEFAULT_DPI)
+    ax = figure.add_subplot()
+    if log:
+        y = np.abs(y) - 2  # some points not drawn on a log axis
+        ax.set_yscale("log")
+    ax.plot(x, y)
+    found = []
+    for loop_above in (0, sys.maxsize):  # each run on its own; all at once
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(plotserve, "RUN_LOOP_ABOVE", loop_above)
+            found.append(plotserve._m4_indices(ax, x, y, plotserve.COLUMNS_PER_PIXEL))
+    one_by_one, at_once = found
+    assert (one_by_one is None) == (at_once is None)
+    if one_by_one is not None:
+        assert np.array_equal(one_by_one, at_once)
 
 
 def test_decimate_0_draws_every_point(served):
