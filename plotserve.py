@@ -3680,11 +3680,20 @@ class WorkerPool:
                     return
                 message = detail
         except (EOFError, OSError):
-            worker.process.join(1)
-            message = f"a render process ended while loading the plots (exit code {worker.process.exitcode})"
+            message = f"a render process ended while loading the plots (exit code {self._exit_code(worker)})"
         if not self.closed:
             self._failed_start(message)
         self._retire(worker, replace=not self.closed)
+
+    def _exit_code(self, worker: _Worker) -> int | None:
+        """The exit code of a worker whose pipe has closed (None if it still runs after a second).
+
+        Read under the lock: ``alive()`` and ``pids()`` may be reaping the process at this moment, and
+        the thread whose ``waitpid`` loses that race is told there is no such child, not the code.
+        """
+        worker.process.join(1)
+        with self.lock:
+            return worker.process.exitcode
 
     def _failed_start(self, message: str) -> None:
         with self.lock:
@@ -3767,8 +3776,7 @@ class WorkerPool:
                 self._await_answer(worker, job, deadline)
                 kind, payload, details, seconds, open_figures, rss, axes, frame_stats = worker.connection.recv()
             except (EOFError, OSError):
-                worker.process.join(1)
-                code = worker.process.exitcode
+                code = self._exit_code(worker)
                 self._retire(worker)
                 if code == _OUT_OF_MEMORY_EXIT:
                     raise OutOfMemory(_memory_message(job.plot, self.max_memory)) from None

@@ -235,6 +235,38 @@ def test_workers_that_cannot_start_are_started_again_with_back_off(tmp_path):
     assert err.count("cannot load the plots") == 1, err  # said once, not once per attempt
 
 
+def test_a_dead_workers_exit_code_is_read_while_health_checks_poll_the_workers():
+    """A worker that ended is named with its exit code, though /-/health.json (alive()) may be
+    reaping it at that moment: there, a plain read once said "exit code None" (one test run in CI)."""
+    import threading
+
+    import plotserve
+
+    with running_server(MISBEHAVING, workers=1) as client:
+        pool = client.server.renderer
+        codes = []
+        for _ in range(150):
+            process = pool.context.Process(target=os._exit, args=(3,))
+            process.start()
+            worker = plotserve._Worker(process, None)
+            with pool.lock:
+                pool.workers.add(worker)
+            polling = threading.Event()
+
+            def poll(done=polling):
+                while not done.is_set():
+                    pool.alive()
+
+            poller = threading.Thread(target=poll)
+            poller.start()
+            codes.append(pool._exit_code(worker))
+            polling.set()
+            poller.join()
+            with pool.lock:
+                pool.workers.discard(worker)
+        assert codes == [3] * len(codes), f"{codes.count(None)} of {len(codes)} codes were None"
+
+
 def test_an_import_error_in_the_workers_shows_on_every_page_until_it_is_fixed(tmp_path):
     source = tmp_path / "server_only.py"
     guard = f"import os\nif os.getpid() != {os.getpid()}:\n    raise RuntimeError('only the server may import this file')\n"
